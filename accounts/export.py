@@ -1,0 +1,66 @@
+"""Everything a user wrote, as JSON. Each app adds a section; nothing a partner
+kept private, and nothing a partner wrote, is included."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.utils import timezone
+
+from accounts.models import User
+from couples.models import Invitation, Membership
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def profile_section(user: User) -> dict:
+    return {
+        "email": user.email,
+        "display_name": user.display_name,
+        "time_zone": user.time_zone,
+        "date_joined": _iso(user.date_joined),
+    }
+
+
+def spaces_section(user: User) -> list[dict]:
+    memberships = (
+        Membership.objects.filter(user=user).select_related("couple").order_by("joined_at")
+    )
+    return [
+        {
+            "space": m.couple.name,
+            "joined_at": _iso(m.joined_at),
+            "left_at": _iso(m.left_at),
+        }
+        for m in memberships
+    ]
+
+
+def invitations_section(user: User) -> list[dict]:
+    invitations = Invitation.objects.filter(invited_by=user).order_by("created_at")
+    return [
+        {
+            "email": inv.email,
+            "created_at": _iso(inv.created_at),
+            "expires_at": _iso(inv.expires_at),
+            "accepted_at": _iso(inv.accepted_at),
+            "revoked_at": _iso(inv.revoked_at),
+        }
+        for inv in invitations
+    ]
+
+
+SECTIONS: dict[str, Callable[[User], object]] = {
+    "profile": profile_section,
+    "spaces": spaces_section,
+    "invitations_sent": invitations_section,
+}
+
+
+def build_export(user: User) -> dict:
+    data: dict[str, object] = {"format": "tend-export/1", "exported_at": _iso(timezone.now())}
+    for name, section in SECTIONS.items():
+        data[name] = section(user)
+    return data

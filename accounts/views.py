@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.export import build_export
+from accounts.forms import DeleteAccountForm, ProfileForm
+from couples import services
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST if request.method == "POST" else None, instance=request.user)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Saved. Times now show in your chosen time zone.")
+            if not request.htmx:
+                return redirect("profile")
+            form = ProfileForm(instance=request.user)
+        else:
+            status = 422
+    template = "accounts/profile.html#profile-form" if request.htmx else "accounts/profile.html"
+    return render(request, template, {"form": form}, status=status)
+
+
+@login_required
+@require_GET
+def export(request: HttpRequest) -> HttpResponse:
+    payload = json.dumps(build_export(request.user), indent=2, ensure_ascii=False)
+    stamp = timezone.now().strftime("%Y-%m-%d")
+    response = HttpResponse(payload, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="tend-export-{stamp}.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_account(request: HttpRequest) -> HttpResponse:
+    form = DeleteAccountForm(request.POST if request.method == "POST" else None, user=request.user)
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, "accounts/delete.html", {"form": form}, status=422)
+        user = request.user
+        with transaction.atomic():
+            services.leave_couple(user)
+            logout(request)
+            user.delete()
+        messages.info(request, "Your account and everything you wrote are deleted. Take care.")
+        return redirect("dashboard")
+    return render(request, "accounts/delete.html", {"form": form})

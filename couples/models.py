@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+INVITATION_LIFETIME = timedelta(days=7)
+# Crockford's base32 without the look-alikes (0/O, 1/I/L) so a code read
+# aloud or typed from a phone survives.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 8
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalize_code(raw: str) -> str:
+    """Uppercase, drop spaces and dashes, map look-alikes to the alphabet."""
+    cleaned = "".join(ch for ch in raw.upper() if ch.isalnum())
+    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+
+
+def format_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}"
+
+
+class Couple(models.Model):
+    """The private space two partners share (one member: solo mode)."""
+
+    name = models.CharField(max_length=80, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set when the last member leaves or a new pairing replaces this space.
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name or f"Space {self.pk}"
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def active(self) -> MembershipQuerySet:
+        return self.filter(left_at__isnull=True)
+
+
+class Membership(models.Model):
+    """A user's place in a couple. Seats 1 and 2 make "two at most" a database rule."""
+
+    couple = models.ForeignKey(Couple, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    seat = models.PositiveSmallIntegerField()
+    joined_at = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(seat__in=[1, 2]), name="membership_seat_1_or_2"),
+            models.UniqueConstraint(
+                fields=["couple", "seat"],
+                condition=Q(left_at__isnull=True),
+                name="two_active_members_per_couple",
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(left_at__isnull=True),
+                name="one_active_couple_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.couple}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.left_at is None
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def pending(self) -> InvitationQuerySet:
+        return self.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+
+
+class Invitation(models.Model):
+    """An offer to join a couple. Only hashes of the link token and code are stored."""
+
+    class Problem(models.TextChoices):
+        UNKNOWN = "unknown", "We don't know this invitation."
+        EXPIRED = "expired", "This invitation has expired."
+        USED = "used", "This invitation has already been used."
+        REVOKED = "revoked", "This invitation was withdrawn."
+        OWN = "own", "This is your own invitation."
+        ALREADY_PAIRED = "already_paired", "You already share a space with a partner."
+        FULL = "full", "This space already has two partners."
+        TOGETHER = "together", "You are already in this space together."
+
+    couple = models.ForeignKey(Couple, on_delete=models.CASCADE, related_name="invitations")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="invitations_sent",
+    )
+    email = models.EmailField(blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    send_count = models.PositiveSmallIntegerField(default=0)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["couple", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Invitation to {self.couple} ({self.email or 'link'})"
+
+    @classmethod
+    def issue(cls, couple: Couple, invited_by, email: str = "") -> tuple[Invitation, str, str]:
+        """Create an invitation; return it with its raw token and code (shown once)."""
+        invitation = cls(couple=couple, invited_by=invited_by, email=email)
+        token, code = invitation.set_new_secrets()
+        invitation.save()
+        return invitation, token, code
+
+    def set_new_secrets(self) -> tuple[str, str]:
+        """Give the invitation a fresh link and code; the old ones stop working."""
+        token = secrets.token_urlsafe(32)
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        self.token_hash = hash_secret(token)
+        self.code_hash = hash_secret(code)
+        self.created_at = timezone.now()
+        self.expires_at = self.created_at + INVITATION_LIFETIME
+        return token, code
+
+    @classmethod
+    def find_by_token(cls, token: str) -> Invitation | None:
+        return (
+            cls.objects.select_related("couple", "invited_by")
+            .filter(token_hash=hash_secret(token))
+            .first()
+        )
+
+    @classmethod
+    def find_by_code(cls, raw_code: str) -> Invitation | None:
+        code = normalize_code(raw_code)
+        if len(code) != CODE_LENGTH:
+            return None
+        return (
+            cls.objects.select_related("couple", "invited_by")
+            .filter(code_hash=hash_secret(code))
+            .first()
+        )
+
+    @property
+    def is_expired(self) -> bool:
+        return timezone.now() >= self.expires_at
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and not self.is_expired
+
+    def state_problem(self) -> Invitation.Problem | None:
+        """What makes this invitation unusable for anyone, if anything."""
+        if self.accepted_at is not None:
+            return self.Problem.USED
+        if self.revoked_at is not None:
+            return self.Problem.REVOKED
+        if self.is_expired:
+            return self.Problem.EXPIRED
+        if self.couple.is_archived:
+            return self.Problem.REVOKED
+        return None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None and self.accepted_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+    @staticmethod
+    def accept_path(token: str) -> str:
+        return reverse("invitation", args=[token])
+
+    @classmethod
+    def accept_url(cls, token: str) -> str:
+        return settings.SITE_URL + cls.accept_path(token)
