@@ -52,10 +52,42 @@ def invitations_section(user: User) -> list[dict]:
     ]
 
 
+def rituals_section(user: User) -> dict:
+    from rituals.models import Completion, Ritual
+
+    created = Ritual.objects.filter(created_by=user).order_by("created_at")
+    kept = Completion.objects.filter(user=user).select_related("ritual").order_by("occurrence_at")
+    return {
+        "created": [
+            {
+                "title": r.title,
+                "description": r.description,
+                "how_to": r.how_to,
+                "prompt": r.prompt,
+                "rrule": r.rrule,
+                "start_date": r.start_date.isoformat(),
+                "start_time": r.start_time.isoformat(),
+                "time_zone": r.time_zone,
+            }
+            for r in created
+        ],
+        "kept": [
+            {
+                "ritual": c.ritual.title,
+                "occurrence_at": _iso(c.occurrence_at),
+                "together": c.together,
+                "note": c.note,
+            }
+            for c in kept
+        ],
+    }
+
+
 SECTIONS: dict[str, Callable[[User], object]] = {
     "profile": profile_section,
     "spaces": spaces_section,
     "invitations_sent": invitations_section,
+    "rituals": rituals_section,
 }
 
 

@@ -35,8 +35,8 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["display_name", "time_zone"]
-        labels = {"display_name": "Your name"}
+        fields = ["display_name", "time_zone", "reminders_enabled"]
+        labels = {"display_name": "Your name", "reminders_enabled": "Email me before our rituals"}
 
 
 class DeleteAccountForm(forms.Form):

@@ -50,6 +50,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         validators=[validate_time_zone],
         help_text="Times are shown and reminders sent in this time zone.",
     )
+    reminders_enabled = models.BooleanField(
+        "email nudges",
+        default=True,
+        help_text="Emails before each ritual. Turn off to get none, from any ritual.",
+    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -259,7 +259,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
-CELERY_BEAT_SCHEDULE: dict = {}
+# One tick a minute, as a UTC interval: due work is found in the database,
+# never scheduled as ETA tasks.
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-reminders": {"task": "rituals.tasks.dispatch_reminders", "schedule": 60.0},
+}
 # Unit tests run tasks in-process when they are enqueued; the integration
 # tests turn this off and run a real worker.
 CELERY_TASK_ALWAYS_EAGER = TESTING

@@ -39,6 +39,8 @@ class Couple(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Set when the last member leaves or a new pairing replaces this space.
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Bumped to make the old calendar feed address stop working.
+    calendar_version = models.PositiveIntegerField(default=1)
 
     def __str__(self) -> str:
         return self.name or f"Space {self.pk}"

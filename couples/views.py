@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -12,6 +13,7 @@ from couples import ratelimit, services
 from couples.access import couple_required, get_invitation_for
 from couples.forms import CodeForm, InviteForm, LeaveForm, SpaceForm
 from couples.models import Invitation, format_code
+from rituals.agenda import dashboard_agenda
 
 Problem = Invitation.Problem
 PROBLEM_STATUS = {
@@ -52,8 +54,11 @@ def dashboard_context(request: HttpRequest) -> dict:
     invitation = None
     if partner is None:
         invitation = couple.invitations.pending().order_by("-created_at").first()
+    now = timezone.now()
     return {
         "couple": couple,
+        "agenda": dashboard_agenda(couple, request.user, now),
+        "today": timezone.localdate(now, request.user.zone),
         "members": members,
         "partner": partner,
         "invitation": invitation,

@@ -1,1 +1,192 @@
 from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from couples.models import Couple
+from rituals.recurrence import Schedule
+
+REMINDER_LEADS = [
+    (0, "At the start time"),
+    (5, "5 minutes before"),
+    (10, "10 minutes before"),
+    (15, "15 minutes before"),
+    (30, "30 minutes before"),
+    (60, "1 hour before"),
+    (120, "2 hours before"),
+    (240, "4 hours before"),
+    (1440, "1 day before"),
+]
+
+
+class Ritual(models.Model):
+    """A small recurring habit of a couple, scheduled in local time."""
+
+    couple = models.ForeignKey(Couple, on_delete=models.CASCADE, related_name="rituals")
+    template_key = models.CharField(max_length=60, blank=True)
+    title = models.CharField(max_length=80)
+    description = models.TextField("why it matters", blank=True, max_length=1000)
+    how_to = models.TextField("how to do it", blank=True, max_length=2000)
+    prompt = models.CharField(
+        "a line for the reminder",
+        max_length=200,
+        blank=True,
+        help_text="Shown in the email nudge, e.g. a question to start with.",
+    )
+    rrule = models.CharField(max_length=200)
+    start_date = models.DateField()
+    start_time = models.TimeField()
+    end_date = models.DateField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64)
+    duration_minutes = models.PositiveSmallIntegerField(default=15)
+    reminder_lead_minutes = models.PositiveIntegerField(default=15)
+    muted_by = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="muted_rituals"
+    )
+    is_active = models.BooleanField(default=True)
+    # The occurrence the next reminder is for, and when that reminder is due.
+    # None once the schedule has ended or while paused.
+    next_occurrence_at = models.DateTimeField(null=True, blank=True)
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start_time", "title"]
+        indexes = [
+            models.Index(
+                fields=["next_reminder_at"],
+                condition=Q(is_active=True, next_reminder_at__isnull=False),
+                name="ritual_due_reminder",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(
+            rule=self.rrule,
+            start_date=self.start_date,
+            start_time=self.start_time,
+            zone=self.zone,
+            end_date=self.end_date,
+        )
+
+    @property
+    def lead(self) -> timedelta:
+        return timedelta(minutes=self.reminder_lead_minutes)
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes)
+
+    def next_occurrence_after(self, instant: datetime) -> datetime | None:
+        return self.schedule.next_after(instant)
+
+    def plan_next_reminder(self, now: datetime) -> None:
+        """Point the reminder at the first occurrence whose reminder is still ahead.
+
+        An occurrence whose reminder time has passed but which has not
+        started yet is kept: its reminder goes out late rather than not at all.
+        """
+        if not self.is_active:
+            self.next_occurrence_at = self.next_reminder_at = None
+            return
+        occurrence = self.schedule.next_after(now)
+        self.next_occurrence_at = occurrence
+        self.next_reminder_at = occurrence - self.lead if occurrence else None
+
+    def is_occurrence(self, instant: datetime) -> bool:
+        return self.schedule.includes(instant)
+
+
+class ReminderDelivery(models.Model):
+    """The outbox: one row per (ritual, occurrence, recipient), written before sending."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    ritual = models.ForeignKey(Ritual, on_delete=models.CASCADE, related_name="deliveries")
+    occurrence_at = models.DateTimeField()
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminder_deliveries"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When a pending row may next be (re)queued; when a sending row was claimed.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ritual", "occurrence_at", "recipient"], name="one_delivery_per_occurrence"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "sending"]),
+                name="delivery_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ritual} at {self.occurrence_at:%Y-%m-%d %H:%M}Z to {self.recipient}"
+
+
+class Completion(models.Model):
+    """A partner's mark that an occurrence was kept."""
+
+    ritual = models.ForeignKey(Ritual, on_delete=models.CASCADE, related_name="completions")
+    occurrence_at = models.DateTimeField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="completions"
+    )
+    together = models.BooleanField(default=False)
+    note = models.CharField(max_length=280, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ritual", "occurrence_at", "user"], name="one_completion_per_partner"
+            ),
+        ]
+        indexes = [models.Index(fields=["ritual", "-occurrence_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} kept {self.ritual} ({self.occurrence_at:%Y-%m-%d})"
+
+
+def local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants where a local day starts and the next one starts."""
+    from rituals.recurrence import to_utc
+
+    start = to_utc(datetime.combine(day, time.min), zone)
+    end = to_utc(datetime.combine(day + timedelta(days=1), time.min), zone)
+    return start, end

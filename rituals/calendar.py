@@ -1,0 +1,74 @@
+"""The couple's rituals as an iCalendar feed at a secret, regenerable address."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db.models import F
+from django.urls import reverse
+from icalendar import Calendar, Event, vRecur
+
+from couples.models import Couple
+from rituals.models import Ritual
+from rituals.recurrence import to_utc
+
+SALT = "rituals.calendar-feed"
+
+
+def feed_token(couple: Couple) -> str:
+    # Signed (couple, version): nothing secret is stored, and bumping the
+    # version makes every older address fail the check below.
+    return signing.dumps([couple.pk, couple.calendar_version], salt=SALT, compress=True)
+
+
+def feed_path(couple: Couple) -> str:
+    return reverse("calendar_feed", args=[feed_token(couple)])
+
+
+def couple_for_token(token: str) -> Couple | None:
+    try:
+        couple_id, version = signing.loads(token, salt=SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return Couple.objects.filter(
+        pk=couple_id, calendar_version=version, archived_at__isnull=True
+    ).first()
+
+
+def regenerate(couple: Couple) -> None:
+    Couple.objects.filter(pk=couple.pk).update(calendar_version=F("calendar_version") + 1)
+    couple.refresh_from_db(fields=["calendar_version"])
+
+
+def ritual_event(ritual: Ritual, host: str) -> Event:
+    zone = ritual.zone
+    event = Event()
+    event.add("uid", f"ritual-{ritual.pk}@{host}")
+    event.add("summary", ritual.title)
+    description = "\n\n".join(part for part in (ritual.prompt, ritual.how_to) if part)
+    if description:
+        event.add("description", description)
+    start = datetime.combine(ritual.start_date, ritual.start_time).replace(tzinfo=zone)
+    event.add("dtstart", start)
+    event.add("duration", timedelta(minutes=ritual.duration_minutes))
+    event.add("dtstamp", ritual.updated_at.astimezone(UTC))
+    rule = vRecur.from_ical(ritual.rrule)
+    if ritual.end_date:
+        # With a zoned DTSTART, RFC 5545 wants UNTIL in UTC.
+        rule["UNTIL"] = to_utc(datetime.combine(ritual.end_date, time(23, 59, 59)), zone)
+    event.add("rrule", rule)
+    return event
+
+
+def build_feed(couple: Couple) -> bytes:
+    host = settings.SITE_URL.split("://", 1)[-1] or "tend.local"
+    calendar = Calendar()
+    calendar.add("prodid", "-//Tend//Rituals//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", "Our rituals (Tend)")
+    for ritual in couple.rituals.filter(is_active=True).order_by("pk"):
+        calendar.add_component(ritual_event(ritual, host))
+    calendar.add_missing_timezones()
+    return calendar.to_ical()

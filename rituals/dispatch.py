@@ -1,0 +1,248 @@
+"""The reminder pipeline: a tick that claims due rituals, and the send step.
+
+PostgreSQL holds every fact; the broker only carries "send delivery N now"
+triggers, which the tick rebuilds if they are lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Prefetch
+from django.utils import timezone
+
+from couples.models import Membership
+from rituals.models import ReminderDelivery, Ritual
+
+log = logging.getLogger(__name__)
+Status = ReminderDelivery.Status
+
+BATCH_SIZE = 500
+# A pending row not picked up this long after it was queued is queued again
+# (its trigger was lost, e.g. Redis was emptied).
+REQUEUE_AFTER = timedelta(minutes=2)
+# A row left "sending" this long was abandoned by a worker that died mid-send.
+STALE_SENDING = timedelta(minutes=10)
+MAX_ATTEMPTS = 6
+# Missed occurrences recorded as skipped after downtime, per ritual and tick.
+MAX_SKIPS_RECORDED = 50
+
+
+@dataclass
+class TickResult:
+    rituals: int = 0
+    queued: list[int] = field(default_factory=list)
+    skipped: int = 0
+    requeued: int = 0
+
+
+def recipients(ritual: Ritual) -> list[int]:
+    """Ids of the partners to nudge: active members who haven't opted out."""
+    muted = {user.pk for user in ritual.muted_by.all()}
+    return [
+        m.user_id
+        for m in ritual.couple.memberships.all()
+        if m.left_at is None and m.user.reminders_enabled and m.user_id not in muted
+    ]
+
+
+def plan(ritual: Ritual, now: datetime) -> tuple[list[ReminderDelivery], int]:
+    """Deliveries for every occurrence whose reminder is due; advance the ritual.
+
+    An occurrence that has already started is recorded as skipped, never
+    sent late: after downtime partners get the next nudge, not a flood.
+    """
+    rows: list[ReminderDelivery] = []
+    skipped = 0
+    to = recipients(ritual)
+    occurrence = ritual.next_occurrence_at
+    while occurrence is not None and occurrence - ritual.lead <= now:
+        if occurrence <= now:
+            skipped += 1
+            if skipped > MAX_SKIPS_RECORDED:
+                occurrence = ritual.next_occurrence_after(now)
+                continue
+            status = Status.SKIPPED
+        else:
+            status = Status.PENDING
+        rows += [
+            ReminderDelivery(
+                ritual=ritual,
+                occurrence_at=occurrence,
+                recipient_id=user_id,
+                status=status,
+                created_at=now,
+                next_attempt_at=now + REQUEUE_AFTER if status == Status.PENDING else None,
+                last_error="" if status == Status.PENDING else "the ritual had already started",
+            )
+            for user_id in to
+        ]
+        occurrence = ritual.next_occurrence_after(occurrence)
+    ritual.next_occurrence_at = occurrence
+    ritual.next_reminder_at = occurrence - ritual.lead if occurrence else None
+    return rows, skipped
+
+
+def claim_batch(now: datetime, result: TickResult) -> int:
+    """Claim up to BATCH_SIZE due rituals in one transaction; return how many.
+
+    1. Lock due rituals with SKIP LOCKED, so concurrent ticks split the work
+       instead of doubling it.
+    2. Write their delivery rows; the unique (ritual, occurrence, recipient)
+       constraint makes a repeated write a no-op.
+    3. Advance next_reminder_at in the same transaction.
+    4. Queue the sends only after commit, so a worker never sees a row that
+       isn't there yet.
+    """
+    with transaction.atomic():
+        due = list(
+            Ritual.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(is_active=True, next_reminder_at__lte=now)
+            .select_related("couple")
+            .prefetch_related(
+                Prefetch(
+                    "couple__memberships",
+                    queryset=Membership.objects.filter(left_at__isnull=True).select_related("user"),
+                ),
+                "muted_by",
+            )
+            .order_by("next_reminder_at")[:BATCH_SIZE]
+        )
+        if not due:
+            return 0
+        rows: list[ReminderDelivery] = []
+        for ritual in due:
+            planned, skipped = plan(ritual, now)
+            rows += planned
+            result.skipped += skipped
+        ReminderDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        Ritual.objects.bulk_update(due, ["next_occurrence_at", "next_reminder_at"], batch_size=1000)
+        # ignore_conflicts leaves ids unset: read back what is pending now.
+        pending_ids = list(
+            ReminderDelivery.objects.filter(
+                ritual__in=due, status=Status.PENDING, created_at=now
+            ).values_list("pk", flat=True)
+        )
+        transaction.on_commit(lambda: enqueue(pending_ids))
+        result.rituals += len(due)
+        result.queued += pending_ids
+    return len(due)
+
+
+def requeue_lost(now: datetime) -> int:
+    """Queue again the pending rows whose trigger never ran, and reopen abandoned sends."""
+    reopened = ReminderDelivery.objects.filter(
+        status=Status.SENDING, claimed_at__lte=now - STALE_SENDING
+    ).update(status=Status.PENDING, next_attempt_at=now, last_error="worker stopped mid-send")
+    if reopened:
+        log.warning("reopened %d abandoned sends", reopened)
+    with transaction.atomic():
+        ids = list(
+            ReminderDelivery.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.PENDING, next_attempt_at__lte=now)
+            .values_list("pk", flat=True)[:BATCH_SIZE]
+        )
+        ReminderDelivery.objects.filter(pk__in=ids).update(next_attempt_at=now + REQUEUE_AFTER)
+        transaction.on_commit(lambda: enqueue(ids))
+    return len(ids)
+
+
+def enqueue(delivery_ids: list[int]) -> None:
+    from rituals.tasks import send_reminder
+
+    for delivery_id in delivery_ids:
+        send_reminder.delay(delivery_id)
+
+
+def dispatch_due_reminders(now: datetime | None = None) -> TickResult:
+    now = now or timezone.now()
+    result = TickResult()
+    while claim_batch(now, result) == BATCH_SIZE:
+        pass
+    result.requeued = requeue_lost(now)
+    return result
+
+
+# --- the send step -------------------------------------------------------
+
+TRANSIENT_ERRORS = (
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def is_transient(error: Exception) -> bool:
+    if isinstance(error, TRANSIENT_ERRORS):
+        return True
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return all(400 <= code < 500 for code in codes)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    return False
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8, 16 minutes…: the tick re-queues a row once its time comes."""
+    return timedelta(minutes=2 ** max(attempts - 1, 0))
+
+
+def claim_delivery(delivery_id: int, now: datetime) -> bool:
+    """Move a row from pending to sending; only the worker that does so may send it."""
+    return bool(
+        ReminderDelivery.objects.filter(pk=delivery_id, status=Status.PENDING).update(
+            status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        )
+    )
+
+
+def send_delivery(delivery_id: int) -> str:
+    """Send one claimed reminder; return the status it ends in.
+
+    1. Claim: pending → sending. A duplicate trigger, or the retry of a
+       worker that died, finds nothing to claim and stops.
+    2. An occurrence that has started by now is skipped, not sent late.
+    3. Send; on success mark sent. A transient SMTP error puts the row back
+       to pending with a backoff; a permanent one, or too many attempts,
+       marks it failed.
+    """
+    from rituals.emails import send_reminder
+
+    now = timezone.now()
+    if not claim_delivery(delivery_id, now):
+        return "not-claimed"
+    delivery = ReminderDelivery.objects.select_related("ritual", "recipient").get(pk=delivery_id)
+    if delivery.occurrence_at <= now:
+        return _finish(delivery, Status.SKIPPED, "the ritual had already started")
+    try:
+        send_reminder(delivery)
+    except Exception as error:  # every outcome is recorded on the row
+        message = f"{type(error).__name__}: {error}"[:1000]
+        if is_transient(error) and delivery.attempts < MAX_ATTEMPTS:
+            ReminderDelivery.objects.filter(pk=delivery.pk).update(
+                status=Status.PENDING,
+                last_error=message,
+                next_attempt_at=now + backoff(delivery.attempts),
+            )
+            log.warning("reminder %s: transient failure, will retry: %s", delivery.pk, message)
+            return Status.PENDING
+        log.error("reminder %s failed: %s", delivery.pk, message)
+        return _finish(delivery, Status.FAILED, message)
+    return _finish(delivery, Status.SENT, "")
+
+
+def _finish(delivery: ReminderDelivery, status: str, error: str) -> str:
+    ReminderDelivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
+        status=status,
+        last_error=error,
+        sent_at=timezone.now() if status == Status.SENT else None,
+        next_attempt_at=None,
+    )
+    return status

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from django.utils import timezone
+
+from couples.emails import render_email
+from rituals import links
+from rituals.models import ReminderDelivery
+
+
+def send_reminder(delivery: ReminderDelivery) -> None:
+    """One nudge to one partner, in their time zone and with their name."""
+    ritual, recipient = delivery.ritual, delivery.recipient
+    local_start = timezone.localtime(delivery.occurrence_at, recipient.zone)
+    unsubscribe = links.unsubscribe_url(recipient.pk)
+    message = render_email(
+        "ritual-reminder",
+        {
+            "name": recipient.get_short_name(),
+            "ritual": ritual,
+            "starts_at": local_start,
+            "time_zone": recipient.time_zone,
+            "minutes_before": ritual.reminder_lead_minutes,
+            "done_url": links.done_url(delivery.pk),
+            "mute_url": links.mute_url(ritual.pk, recipient.pk),
+            "unsubscribe_url": unsubscribe,
+        },
+    )
+    message.to = [recipient.email]
+    message.extra_headers.update(
+        {
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+        }
+    )
+    message.send()

@@ -1,0 +1,420 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from django.contrib import messages
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import User
+from couples.access import couple_required
+from rituals import agenda, calendar, catalog, links
+from rituals.forms import KeepForm, RitualForm, default_start_date
+from rituals.models import Completion, ReminderDelivery, Ritual
+from rituals.recurrence import describe_rule
+
+HISTORY_PAGE = 30
+
+
+def get_ritual_for(request: HttpRequest, pk: int) -> Ritual:
+    return get_object_or_404(Ritual, pk=pk, couple=request.couple)
+
+
+def _render(request, template: str, partial: str, ctx: dict, status: int = 200):
+    name = f"{template}#{partial}" if request.htmx else template
+    return render(request, name, ctx, status=status)
+
+
+@couple_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    rituals = list(request.couple.rituals.prefetch_related("muted_by"))
+    for ritual in rituals:
+        ritual.rule_text = describe_rule(ritual.rrule)
+        ritual.muted_for_me = any(u.pk == request.user.pk for u in ritual.muted_by.all())
+    added = {r.template_key for r in rituals if r.template_key}
+    return render(
+        request,
+        "rituals/index.html",
+        {
+            "rituals": rituals,
+            "templates": [(t, describe_rule(t.rrule)) for t in catalog.templates().values()],
+            "added": added,
+        },
+    )
+
+
+@couple_required
+@require_POST
+def add_from_catalog(request: HttpRequest, key: str) -> HttpResponse:
+    template = catalog.get(key)
+    if template is None:
+        raise Http404("No such ritual template")
+    ritual = Ritual(
+        couple=request.couple,
+        template_key=template.key,
+        title=template.title,
+        description=template.why,
+        how_to=template.how_to,
+        prompt=template.prompt,
+        rrule=template.rrule,
+        start_date=default_start_date(request.couple.time_zone),
+        start_time=template.time,
+        time_zone=request.couple.time_zone,
+        duration_minutes=template.duration_minutes,
+        reminder_lead_minutes=template.reminder_lead_minutes,
+        created_by=request.user,
+    )
+    ritual.plan_next_reminder(timezone.now())
+    ritual.save()
+    messages.success(
+        request, f"“{ritual.title}” is part of your space now. Both of you can change it."
+    )
+    return redirect("ritual_detail", pk=ritual.pk)
+
+
+def _form_page(request, form, ritual=None, status=200):
+    return render(request, "rituals/form.html", {"form": form, "ritual": ritual}, status=status)
+
+
+@couple_required
+@require_http_methods(["GET", "POST"])
+def create(request: HttpRequest) -> HttpResponse:
+    instance = Ritual(couple=request.couple, created_by=request.user)
+    if request.method == "POST":
+        form = RitualForm(request.POST, instance=instance, user=request.user)
+        if form.is_valid():
+            ritual = form.save()
+            messages.success(request, f"“{ritual.title}” added.")
+            return redirect("ritual_detail", pk=ritual.pk)
+        return _form_page(request, form, status=422)
+    initial = {
+        "time_zone": request.couple.time_zone,
+        "start_date": default_start_date(request.couple.time_zone),
+        "start_time": "19:00",
+        "duration_minutes": 15,
+    }
+    return _form_page(request, RitualForm(instance=instance, user=request.user, initial=initial))
+
+
+@couple_required
+@require_http_methods(["GET", "POST"])
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    ritual = get_ritual_for(request, pk)
+    if request.method == "POST":
+        form = RitualForm(request.POST, instance=ritual, user=request.user)
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Saved.")
+            return redirect("ritual_detail", pk=ritual.pk)
+        return _form_page(request, form, ritual, status=422)
+    return _form_page(request, RitualForm(instance=ritual, user=request.user), ritual)
+
+
+@couple_required
+@require_GET
+def preview(request: HttpRequest) -> HttpResponse:
+    """The next five occurrences of the schedule being typed, for the form's preview."""
+    form = RitualForm(request.GET, instance=Ritual(couple=request.couple), user=request.user)
+    form.is_valid()
+    schedule = RitualForm.schedule(form.cleaned_data) if hasattr(form, "cleaned_data") else None
+    occurrences = []
+    if schedule is not None and "rrule" in form.cleaned_data:
+        zone = request.user.zone
+        occurrences = [o.astimezone(zone) for o in schedule.first_n(5, timezone.now())]
+    schedule_fields = {
+        "frequency",
+        "weekdays",
+        "interval",
+        "month_day",
+        "nth",
+        "nth_weekday",
+        "start_date",
+        "start_time",
+        "end_date",
+        "time_zone",
+        "reminder_lead_minutes",
+    }
+    errors = [
+        e
+        for name, errs in form.errors.items()
+        if name in schedule_fields | {"__all__"}
+        for e in errs
+    ]
+    ctx = {
+        "occurrences": occurrences,
+        "errors": errors,
+        "rule_text": describe_rule(form.cleaned_data["rrule"])
+        if "rrule" in form.cleaned_data
+        else "",
+    }
+    return render(request, "rituals/form.html#preview", ctx)
+
+
+@couple_required
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    ritual = get_ritual_for(request, pk)
+    now = timezone.now()
+    zone = request.user.zone
+    before = _parse_before(request.GET.get("before")) or now
+    past = ritual.schedule.previous_before(min(before, now), HISTORY_PAGE)
+    history = []
+    if past:
+        history = agenda.slots_between([ritual], past[-1], past[0] + timedelta(seconds=1), zone)
+        history.reverse()
+    upcoming = (
+        [o.astimezone(zone) for o in ritual.schedule.first_n(3, now)] if ritual.is_active else []
+    )
+    ctx = {
+        "ritual": ritual,
+        "rule_text": describe_rule(ritual.rrule),
+        "history": history,
+        "older": int(past[-1].timestamp()) if len(past) == HISTORY_PAGE else None,
+        "streak": agenda.streak(ritual, now, zone),
+        "upcoming": upcoming,
+        "muted_for_me": ritual.muted_by.filter(pk=request.user.pk).exists(),
+        "keep_form": KeepForm(),
+    }
+    return render(request, "rituals/detail.html", ctx)
+
+
+def _parse_before(raw: str | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(raw), tz=UTC) if raw else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+@couple_required
+@require_POST
+def toggle_pause(request: HttpRequest, pk: int) -> HttpResponse:
+    ritual = get_ritual_for(request, pk)
+    ritual.is_active = not ritual.is_active
+    ritual.plan_next_reminder(timezone.now())
+    ritual.save(update_fields=["is_active", "next_occurrence_at", "next_reminder_at", "updated_at"])
+    messages.info(
+        request,
+        "Resumed: reminders are back."
+        if ritual.is_active
+        else "Paused. Nothing is scheduled or sent until you resume.",
+    )
+    return redirect("ritual_detail", pk=ritual.pk)
+
+
+@couple_required
+@require_POST
+def toggle_nudges(request: HttpRequest, pk: int) -> HttpResponse:
+    ritual = get_ritual_for(request, pk)
+    if ritual.muted_by.filter(pk=request.user.pk).exists():
+        ritual.muted_by.remove(request.user)
+        messages.info(request, "You'll get an email before this ritual again.")
+    else:
+        ritual.muted_by.add(request.user)
+        messages.info(
+            request, "No more emails to you for this ritual. Your partner's stay as they are."
+        )
+    return redirect("ritual_detail", pk=ritual.pk)
+
+
+@couple_required
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    ritual = get_ritual_for(request, pk)
+    if request.method == "POST":
+        ritual.delete()
+        messages.info(request, f"“{ritual.title}” removed, with its history.")
+        return redirect("rituals")
+    return render(request, "rituals/delete.html", {"ritual": ritual})
+
+
+def _slot_response(request, ritual: Ritual, occurrence: datetime, status: int = 200, form=None):
+    """The occurrence's row, as the dashboard and the ritual page show it."""
+    zone = request.user.zone
+    slots = agenda.slots_between([ritual], occurrence, occurrence + timedelta(seconds=1), zone)
+    if request.htmx and slots:
+        ctx = {"slot": slots[0], "today": timezone.localdate(timezone.now(), zone)}
+        return render(request, "rituals/_slot.html", ctx, status=status)
+    return (
+        redirect(request.POST.get("next") or "dashboard")
+        if status < 400
+        else HttpResponse("That occurrence can't be marked.", status=status)
+    )
+
+
+def _keepable(ritual: Ritual, occurrence: datetime, user: User) -> bool:
+    """A real occurrence of the ritual, on or before the partner's today."""
+    if not ritual.is_occurrence(occurrence):
+        return False
+    today = timezone.localdate(timezone.now(), user.zone)
+    return timezone.localdate(occurrence, user.zone) <= today
+
+
+@couple_required
+@require_POST
+def keep(request: HttpRequest, pk: int) -> HttpResponse:
+    ritual = get_ritual_for(request, pk)
+    form = KeepForm(request.POST)
+    if not form.is_valid() or not _keepable(ritual, form.cleaned_data["occurrence"], request.user):
+        return HttpResponse("That occurrence can't be marked.", status=422)
+    occurrence = form.cleaned_data["occurrence"]
+    mark_kept(
+        ritual, occurrence, request.user, form.cleaned_data["note"], form.cleaned_data["together"]
+    )
+    return _slot_response(request, ritual, occurrence)
+
+
+def mark_kept(ritual: Ritual, occurrence: datetime, user: User, note: str, together: bool) -> None:
+    try:
+        with transaction.atomic():
+            Completion.objects.update_or_create(
+                ritual=ritual,
+                occurrence_at=occurrence,
+                user=user,
+                defaults={"note": note, "together": together},
+            )
+    except IntegrityError:
+        pass  # a double click raced itself: the first one counts
+
+
+@couple_required
+@require_POST
+def unkeep(request: HttpRequest, pk: int) -> HttpResponse:
+    ritual = get_ritual_for(request, pk)
+    form = KeepForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("That occurrence can't be changed.", status=422)
+    occurrence = form.cleaned_data["occurrence"]
+    Completion.objects.filter(ritual=ritual, occurrence_at=occurrence, user=request.user).delete()
+    return _slot_response(request, ritual, occurrence)
+
+
+@couple_required
+@require_GET
+def week_view(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate(timezone.now(), request.user.zone)
+    try:
+        start = date.fromisoformat(request.GET["start"])
+    except (KeyError, ValueError):
+        start = today
+    start -= timedelta(days=start.weekday())
+    ctx = {
+        "days": agenda.week(request.couple, request.user, start),
+        "start": start,
+        "previous": start - timedelta(days=7),
+        "next": start + timedelta(days=7),
+        "today": today,
+    }
+    return render(request, "rituals/week.html", ctx)
+
+
+# --- the calendar feed ---------------------------------------------------
+
+
+@couple_required
+@require_GET
+def calendar_settings(request: HttpRequest) -> HttpResponse:
+    url = request.build_absolute_uri(calendar.feed_path(request.couple))
+    return render(request, "rituals/calendar.html", {"feed_url": url})
+
+
+@couple_required
+@require_POST
+def calendar_regenerate(request: HttpRequest) -> HttpResponse:
+    calendar.regenerate(request.couple)
+    messages.success(request, "New calendar address made. The old one no longer works.")
+    return redirect("calendar_settings")
+
+
+@require_GET
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    couple = calendar.couple_for_token(token)
+    if couple is None:
+        raise Http404("Unknown calendar")
+    response = HttpResponse(
+        calendar.build_feed(couple), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'inline; filename="tend.ics"'
+    response["Cache-Control"] = "private, max-age=900"
+    return response
+
+
+# --- links from reminder emails (no log-in needed: they are signed) ------
+
+
+def _link_error(request, status=400):
+    return render(request, "rituals/link_problem.html", status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def done_link(request: HttpRequest, token: str) -> HttpResponse:
+    """ "We did it" from an email: a page first, the change only on POST (link scanners)."""
+    try:
+        delivery_id = links.read_done(token)
+    except signing.SignatureExpired:
+        return _link_error(request, status=410)
+    except signing.BadSignature:
+        return _link_error(request)
+    delivery = (
+        ReminderDelivery.objects.select_related("ritual__couple", "recipient")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if (
+        delivery is None
+        or not delivery.ritual.couple.memberships.active().filter(user=delivery.recipient).exists()
+    ):
+        return _link_error(request, status=404)
+    ritual, user = delivery.ritual, delivery.recipient
+    if request.method == "POST":
+        together = request.POST.get("together") == "on"
+        note = request.POST.get("note", "")[:280]
+        mark_kept(ritual, delivery.occurrence_at, user, note, together)
+        return render(request, "rituals/done_link.html", {"ritual": ritual, "recorded": True})
+    ctx = {
+        "ritual": ritual,
+        "starts_at": timezone.localtime(delivery.occurrence_at, user.zone),
+        "already": Completion.objects.filter(
+            ritual=ritual, occurrence_at=delivery.occurrence_at, user=user
+        ).exists(),
+    }
+    return render(request, "rituals/done_link.html", ctx)
+
+
+@require_http_methods(["GET", "POST"])
+def mute_link(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        ritual_id, user_id = links.read_mute(token)
+    except signing.SignatureExpired:
+        return _link_error(request, status=410)
+    except signing.BadSignature:
+        return _link_error(request)
+    ritual = Ritual.objects.filter(pk=ritual_id).first()
+    user = User.objects.filter(pk=user_id).first()
+    if ritual is None or user is None:
+        return _link_error(request, status=404)
+    if request.method == "POST":
+        ritual.muted_by.add(user)
+        return render(request, "rituals/mute_link.html", {"ritual": ritual, "done": True})
+    return render(request, "rituals/mute_link.html", {"ritual": ritual})
+
+
+@csrf_exempt  # RFC 8058 one-click: the mail client POSTs without our cookie; the token is the proof
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        user_id = links.read_unsubscribe(token)
+    except signing.BadSignature:
+        return _link_error(request)
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return _link_error(request, status=404)
+    if request.method == "POST":
+        User.objects.filter(pk=user.pk).update(reminders_enabled=False)
+        return render(request, "rituals/unsubscribe.html", {"done": True})
+    return render(request, "rituals/unsubscribe.html", {"done": False})
