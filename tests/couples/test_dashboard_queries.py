@@ -6,10 +6,10 @@ from couples import services
 from couples.models import Invitation
 from tests.factories import UserFactory
 
-# session, user, membership + space, members + their users, messages nothing
-PAIRED_QUERIES = 4
+# session, user, membership + space, members + their users, active rituals
+PAIRED_QUERIES = 5
 # ... plus the open invitation
-SOLO_QUERIES = 5
+SOLO_QUERIES = 6
 
 
 def test_the_paired_dashboard_costs_a_fixed_number_of_queries(
