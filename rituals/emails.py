@@ -12,19 +12,21 @@ def send_reminder(delivery: ReminderDelivery) -> None:
     ritual, recipient = delivery.ritual, delivery.recipient
     local_start = timezone.localtime(delivery.occurrence_at, recipient.zone)
     unsubscribe = links.unsubscribe_url(recipient.pk)
-    message = render_email(
-        "ritual-reminder",
-        {
-            "name": recipient.get_short_name(),
-            "ritual": ritual,
-            "starts_at": local_start,
-            "time_zone": recipient.time_zone,
-            "minutes_before": ritual.reminder_lead_minutes,
-            "done_url": links.done_url(delivery.pk),
-            "mute_url": links.mute_url(ritual.pk, recipient.pk),
-            "unsubscribe_url": unsubscribe,
-        },
-    )
+    # Template date filters read the active zone: make it the recipient's.
+    with timezone.override(recipient.zone):
+        message = render_email(
+            "ritual-reminder",
+            {
+                "name": recipient.get_short_name(),
+                "ritual": ritual,
+                "starts_at": local_start,
+                "time_zone": recipient.time_zone,
+                "minutes_before": ritual.reminder_lead_minutes,
+                "done_url": links.done_url(delivery.pk),
+                "mute_url": links.mute_url(ritual.pk, recipient.pk),
+                "unsubscribe_url": unsubscribe,
+            },
+        )
     message.to = [recipient.email]
     message.extra_headers.update(
         {

@@ -37,3 +37,28 @@ def make_couple(*users: User, name: str = "") -> Couple:
     for seat, user in enumerate(users, start=1):
         Membership.objects.create(couple=couple, user=user, seat=seat)
     return couple
+
+
+def make_ritual(couple: Couple, now=None, **fields):
+    """A ritual planned from ``now`` (default: the current time)."""
+    from datetime import date, time
+
+    from django.utils import timezone
+
+    from rituals.models import Ritual
+
+    values = {
+        "title": "Evening walk",
+        "rrule": "FREQ=DAILY",
+        "start_date": date(2026, 1, 1),
+        "start_time": time(19, 0),
+        "time_zone": "Europe/Berlin",
+        "duration_minutes": 20,
+        "reminder_lead_minutes": 15,
+        "prompt": "What was the best part of your day?",
+        **fields,
+    }
+    ritual = Ritual(couple=couple, **values)
+    ritual.plan_next_reminder(now or timezone.now())
+    ritual.save()
+    return ritual
