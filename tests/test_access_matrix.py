@@ -13,7 +13,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from couples import services
 from couples.models import Invitation
+from rituals import calendar, links
+from rituals.models import ReminderDelivery, Ritual
 from tests.conftest import logged_in
+from tests.factories import make_ritual
 
 LOGIN = "login"  # expected: redirect to the login page
 
@@ -26,6 +29,8 @@ class Route:
     member: int
     uses_invitation: bool = False
     uses_token: bool = False
+    uses_ritual: bool = False
+    signed: str = ""  # which signed link of the space the route takes
 
 
 MATRIX: dict[str, Route] = {
@@ -42,9 +47,30 @@ MATRIX: dict[str, Route] = {
     "profile": Route("get", LOGIN, 200, 200),
     "export": Route("get", LOGIN, 200, 200),
     "delete_account": Route("get", LOGIN, 200, 200),
+    "rituals": Route("get", LOGIN, 200, 200),
+    "ritual_new": Route("get", LOGIN, 200, 200),
+    "ritual_preview": Route("get", LOGIN, 200, 200),
+    "ritual_week": Route("get", LOGIN, 200, 200),
+    "ritual_add_template": Route("post", LOGIN, 302, 302),
+    "ritual_detail": Route("get", LOGIN, 404, 200, uses_ritual=True),
+    "ritual_edit": Route("get", LOGIN, 404, 200, uses_ritual=True),
+    "ritual_pause": Route("post", LOGIN, 404, 302, uses_ritual=True),
+    "ritual_nudges": Route("post", LOGIN, 404, 302, uses_ritual=True),
+    "ritual_delete": Route("get", LOGIN, 404, 200, uses_ritual=True),
+    # No occurrence posted: the member is told so, the outsider never gets that far.
+    "ritual_keep": Route("post", LOGIN, 404, 422, uses_ritual=True),
+    "ritual_unkeep": Route("post", LOGIN, 404, 422, uses_ritual=True),
+    "calendar_settings": Route("get", LOGIN, 200, 200),
+    "calendar_regenerate": Route("post", LOGIN, 302, 302),
+    # Signed links work without logging in: the signature is the credential,
+    # and it names one couple or one person.
+    "calendar_feed": Route("get", 200, 200, 200, signed="feed"),
+    "ritual_done_link": Route("get", 200, 200, 200, signed="done"),
+    "ritual_mute_link": Route("get", 200, 200, 200, signed="mute"),
+    "unsubscribe": Route("get", 200, 200, 200, signed="unsubscribe"),
 }
 
-OUR_APPS = {"couples", "accounts"}
+OUR_APPS = {"couples", "accounts", "rituals"}
 
 
 def our_route_names() -> set[str]:
@@ -70,7 +96,21 @@ def test_every_route_is_in_the_matrix():
 def space(alice):
     couple = services.create_space(alice)
     invitation, token, _ = services.issue_invitation(couple, alice)
-    return {"invitation": invitation, "token": token}
+    ritual = make_ritual(couple)
+    delivery = ReminderDelivery.objects.create(
+        ritual=ritual, occurrence_at=ritual.next_occurrence_at, recipient=alice
+    )
+    return {
+        "invitation": invitation,
+        "token": token,
+        "ritual": ritual,
+        "signed": {
+            "feed": calendar.feed_token(couple),
+            "done": links.done_token(delivery.pk),
+            "mute": links.mute_token(ritual.pk, alice.pk),
+            "unsubscribe": links.unsubscribe_token(alice.pk),
+        },
+    }
 
 
 def url_for(name: str, route: Route, space) -> str:
@@ -78,6 +118,12 @@ def url_for(name: str, route: Route, space) -> str:
         return reverse(name, args=[space["invitation"].pk])
     if route.uses_token:
         return reverse(name, args=[space["token"]])
+    if route.uses_ritual:
+        return reverse(name, args=[space["ritual"].pk])
+    if route.signed:
+        return reverse(name, args=[space["signed"][route.signed]])
+    if name == "ritual_add_template":
+        return reverse(name, args=["daily-check-in"])
     return reverse(name)
 
 
@@ -101,6 +147,9 @@ def test_an_outsider_gets_404_for_couple_data(charlie, space, name):
     invitation = Invitation.objects.get(pk=space["invitation"].pk)
     assert invitation.revoked_at is None
     assert invitation.token_hash == space["invitation"].token_hash
+    ritual = Ritual.objects.get(pk=space["ritual"].pk)
+    assert ritual.is_active and not ritual.muted_by.exists()
+    assert ritual.couple.rituals.count() == 1
 
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
@@ -119,6 +168,7 @@ def test_the_partner_reaches_the_shared_pages(couple, bob, name):
 
 def test_an_outsider_never_sees_the_couple_on_his_pages(couple, charlie):
     client = logged_in(charlie)
-    for name in ("dashboard", "leave", "profile", "join"):
+    make_ritual(couple, title="Alice and Bob's walk")
+    for name in ("dashboard", "leave", "profile", "join", "rituals", "ritual_week"):
         page = client.get(reverse(name)).content
         assert b"Alice" not in page and b"Bob" not in page

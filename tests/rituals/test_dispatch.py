@@ -149,9 +149,12 @@ def test_a_worker_that_died_after_claiming_is_retried_once_and_never_doubled(
 
 
 def test_a_lost_trigger_is_queued_again_by_the_tick(walk, django_capture_on_commit_callbacks):
-    with time_machine.travel(REMINDER_DUE, tick=False):
-        with django_capture_on_commit_callbacks(execute=False):  # the broker lost them
-            dispatch.dispatch_due_reminders()
+    # the broker lost the triggers: callbacks captured but never run
+    with (
+        time_machine.travel(REMINDER_DUE, tick=False),
+        django_capture_on_commit_callbacks(execute=False),
+    ):
+        dispatch.dispatch_due_reminders()
     assert mail.outbox == []
     result = tick(REMINDER_DUE + dispatch.REQUEUE_AFTER, django_capture_on_commit_callbacks)
     assert result.requeued == 2
@@ -177,7 +180,9 @@ def test_smtp_refusing_then_accepting_leads_to_exactly_one_email(
     assert statuses(walk) == [("alice@example.com", "sent"), ("bob@example.com", "sent")]
 
 
-def test_a_permanent_refusal_is_recorded_as_failed(walk, settings, django_capture_on_commit_callbacks):
+def test_a_permanent_refusal_is_recorded_as_failed(
+    walk, settings, django_capture_on_commit_callbacks
+):
     with MailSink(refuse_first=10, refuse_reply="550 5.1.1 No such mailbox") as sink:
         settings.MAILERS = sink.mailers()
         tick(REMINDER_DUE, django_capture_on_commit_callbacks)
@@ -206,7 +211,10 @@ def test_transient_failures_give_up_after_the_last_attempt(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_ticks_at_once_write_no_duplicates(couple):
-    walks = [make_ritual(couple, now=REMINDER_DUE - timedelta(hours=5), title=f"Walk {n}") for n in range(20)]
+    walks = [
+        make_ritual(couple, now=REMINDER_DUE - timedelta(hours=5), title=f"Walk {n}")
+        for n in range(20)
+    ]
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -95,7 +96,10 @@ def test_the_end_date_is_the_last_day():
     schedule = Schedule(
         "FREQ=DAILY", date(2026, 5, 1), time(20, 0), BERLIN, end_date=date(2026, 5, 3)
     )
-    assert len(schedule.between(datetime(2026, 4, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))) == 3
+    assert (
+        len(schedule.between(datetime(2026, 4, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)))
+        == 3
+    )
 
 
 def test_previous_before_walks_back_newest_first():
@@ -119,17 +123,21 @@ start_dates = st.dates(min_value=date(2024, 1, 1), max_value=date(2035, 12, 31))
 def test_daily_rules_happen_once_per_local_day_increasing_none_skipped(zone_name, at, start):
     zone = ZoneInfo(zone_name)
     schedule = daily(zone, at, start)
-    begin = datetime.combine(start, time.min).replace(tzinfo=zone).astimezone(UTC) - timedelta(days=1)
+    begin = datetime.combine(start, time.min).replace(tzinfo=zone).astimezone(UTC) - timedelta(
+        days=1
+    )
     occurrences = schedule.first_n(400, begin)
     assert len(occurrences) == 400
-    assert all(a < b for a, b in zip(occurrences, occurrences[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(occurrences))
     days = [local(o, zone).date() for o in occurrences]
     expected = [start + timedelta(days=n) for n in range(400)]
     assert days == expected  # one per local day: none skipped, none doubled
     for o in occurrences:
         reading = local(o, zone)
         # the local time is the chosen one, or moved forward by a spring gap
-        shift = datetime.combine(reading.date(), reading.time()) - datetime.combine(reading.date(), at)
+        shift = datetime.combine(reading.date(), reading.time()) - datetime.combine(
+            reading.date(), at
+        )
         assert timedelta(0) <= shift <= timedelta(hours=1)
 
 
@@ -151,7 +159,7 @@ def test_weekly_rules_are_increasing_and_land_on_chosen_days(zone_name, at, star
     begin = datetime.combine(start, time.min).replace(tzinfo=UTC) - timedelta(days=2)
     occurrences = schedule.first_n(60, begin)
     assert len(occurrences) == 60
-    assert all(a < b for a, b in zip(occurrences, occurrences[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(occurrences))
     names = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
     assert all(names[local(o, zone).weekday()] in days for o in occurrences)
     local_days = [local(o, zone).date() for o in occurrences]

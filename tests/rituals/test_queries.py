@@ -1,0 +1,82 @@
+"""Pages cost the same number of queries however long the history."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from rituals.models import Completion
+from tests.factories import make_ritual
+
+NOW = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
+
+
+def with_history(couple, alice, bob, kept: int):
+    ritual = make_ritual(couple, start_date=date(2024, 1, 1), now=NOW)
+    make_ritual(couple, title="Tea", rrule="FREQ=WEEKLY;BYDAY=MO,TH", now=NOW)
+    first = ritual.schedule.previous_before(NOW, kept)
+    Completion.objects.bulk_create(
+        Completion(ritual=ritual, occurrence_at=o, user=alice if n % 2 else bob, note="nice")
+        for n, o in enumerate(first)
+    )
+    return ritual
+
+
+def count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("page", ["dashboard", "ritual_detail", "ritual_week", "rituals"])
+def test_query_count_is_the_same_with_1_and_500_completions(couple, alice, bob, alice_client, page):
+    counts = []
+    for kept in (1, 500):
+        Completion.objects.all().delete()
+        couple.rituals.all().delete()
+        ritual = with_history(couple, alice, bob, kept)
+        assert Completion.objects.count() == kept
+        url = reverse(page, args=[ritual.pk]) if page == "ritual_detail" else reverse(page)
+        with time_machine.travel(NOW, tick=False):
+            counts.append(count_queries(alice_client, url))
+    assert counts[0] == counts[1], counts
+
+
+def test_the_dashboard_with_rituals_costs_six_queries(
+    couple, alice, bob, alice_client, django_assert_num_queries
+):
+    with_history(couple, alice, bob, 500)
+    # session, user, membership, members, rituals, completions in the window
+    with time_machine.travel(NOW, tick=False), django_assert_num_queries(6):
+        alice_client.get("/")
+
+
+def test_the_ritual_page_costs_seven_queries(
+    couple, alice, bob, alice_client, django_assert_num_queries
+):
+    ritual = with_history(couple, alice, bob, 500)
+    # session, user, membership, ritual, history window, kept set, my mute
+    with time_machine.travel(NOW, tick=False), django_assert_num_queries(7):
+        alice_client.get(reverse("ritual_detail", args=[ritual.pk]))
+
+
+def test_the_history_pages_back(couple, alice, bob, alice_client):
+    ritual = with_history(couple, alice, bob, 100)
+    with time_machine.travel(NOW, tick=False):
+        page = alice_client.get(reverse("ritual_detail", args=[ritual.pk])).content.decode()
+        assert page.count('class="slot') >= 30
+        older = page.split('href="?before=')[1].split('"')[0]
+        earlier = alice_client.get(reverse("ritual_detail", args=[ritual.pk]), {"before": older})
+    assert earlier.status_code == 200
+    first_times = re.findall(r'slot__time" datetime="([^"]+)"', page)
+    earlier_times = re.findall(r'slot__time" datetime="([^"]+)"', earlier.content.decode())
+    assert len(first_times) == 30 and earlier_times
+    oldest_first = datetime.fromisoformat(first_times[-1])
+    assert all(datetime.fromisoformat(t) < oldest_first for t in earlier_times)
