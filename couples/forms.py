@@ -7,7 +7,7 @@ from couples.models import CODE_LENGTH, normalize_code
 
 class SpaceForm(forms.Form):
     name = forms.CharField(
-        label="Name your space (optional)",
+        label="Name your space",
         max_length=80,
         required=False,
         help_text="Only the two of you see it, e.g. “Sam & Alex”.",
@@ -16,7 +16,7 @@ class SpaceForm(forms.Form):
 
 class InviteForm(forms.Form):
     email = forms.EmailField(
-        label="Your partner's email (optional)",
+        label="Your partner's email",
         required=False,
         help_text="We'll email them the link and code. Leave empty to share them yourself.",
     )
