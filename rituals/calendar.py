@@ -50,8 +50,11 @@ def ritual_event(ritual: Ritual, host: str) -> Event:
     description = "\n\n".join(part for part in (ritual.prompt, ritual.how_to) if part)
     if description:
         event.add("description", description)
-    start = datetime.combine(ritual.start_date, ritual.start_time).replace(tzinfo=zone)
-    event.add("dtstart", start)
+    # RFC 5545 counts DTSTART as the first instance even when it doesn't fit
+    # the rule (dateutil and Tend don't): start the event at the first real one.
+    origin = to_utc(datetime.combine(ritual.start_date, ritual.start_time), zone)
+    first = ritual.schedule.next_after(origin, inclusive=True) or origin
+    event.add("dtstart", first.astimezone(zone))
     event.add("duration", timedelta(minutes=ritual.duration_minutes))
     event.add("dtstamp", ritual.updated_at.astimezone(UTC))
     rule = vRecur.from_ical(ritual.rrule)

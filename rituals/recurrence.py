@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
 # Longest plausible gap between two occurrences we search across when asked
@@ -44,17 +45,43 @@ class Schedule:
     zone: ZoneInfo
     end_date: date | None = None
 
-    def _rrule(self) -> rrule:
+    def _rrule(self, near: datetime | None = None) -> rrule:
+        """The rule, started at the latest whole period before ``near`` (naive local).
+
+        dateutil walks a rule from its DTSTART; moving DTSTART forward by whole
+        periods (days, weeks or months times INTERVAL) yields the same
+        occurrences after it, so a year-old daily ritual costs one step, not 365.
+        """
         dtstart = datetime.combine(self.start_date, self.start_time)
+        if near is not None and near > dtstart:
+            dtstart = self._shifted_start(dtstart, near)
         parsed = rrulestr(self.rule, dtstart=dtstart)
         if self.end_date is not None:
             until = datetime.combine(self.end_date, time(23, 59, 59))
             parsed = parsed.replace(until=until)
         return parsed
 
+    def _shifted_start(self, dtstart: datetime, near: datetime) -> datetime:
+        parts = dict(p.split("=", 1) for p in self.rule.removeprefix("RRULE:").split(";") if p)
+        if "COUNT" in parts or "BYSETPOS" in parts:
+            return dtstart  # counting from the original start: no shortcut
+        interval = int(parts.get("INTERVAL", 1))
+        frequency = parts.get("FREQ")
+        if frequency in ("DAILY", "WEEKLY"):
+            period = timedelta(days=interval * (7 if frequency == "WEEKLY" else 1))
+            periods = (near - dtstart) // period - 1
+            return dtstart + period * max(periods, 0)
+        if frequency == "MONTHLY":
+            months = (near.year - dtstart.year) * 12 + near.month - dtstart.month
+            periods = months // interval - 1
+            if periods > 0 and "BYMONTHDAY" not in parts and "BYDAY" not in parts:
+                return dtstart  # the day of the month comes from DTSTART (31st…): keep it
+            return dtstart + relativedelta(months=interval * max(periods, 0))
+        return dtstart
+
     def _wall_times_from(self, local: datetime) -> Iterator[datetime]:
         """Naive local occurrences at or after ``local``, in one pass of the rule."""
-        return self._rrule().xafter(local, inc=True)
+        return self._rrule(near=local).xafter(local, inc=True)
 
     def occurrences_after(
         self, instant: datetime, *, inclusive: bool = False
@@ -96,13 +123,12 @@ class Schedule:
 
     def previous_before(self, instant: datetime, limit: int) -> list[datetime]:
         """Up to ``limit`` UTC occurrences before ``instant``, newest first."""
-        rule = self._rrule()
         dtstart = datetime.combine(self.start_date, self.start_time)
         end = to_local(instant, self.zone) + timedelta(days=1)
         span = timedelta(days=limit + 2)
         while True:
             begin = max(dtstart, end - span)
-            walls = rule.between(begin, end, inc=True)
+            walls = self._rrule(near=begin).between(begin, end, inc=True)
             found: list[datetime] = []
             for wall in reversed(walls):
                 occurrence = to_utc(wall, self.zone)

@@ -18,6 +18,7 @@ def dispatch_reminders() -> dict:
 
 
 @shared_task(ignore_result=True, acks_late=True)
-def send_reminder(delivery_id: int) -> str:
-    """Send one reminder; retries happen through the tick, never as ETA tasks."""
-    return dispatch.send_delivery(delivery_id)
+def send_reminders(delivery_ids: list[int]) -> list[str]:
+    """Send a few reminders; each is claimed on its own, so a redelivered
+    task skips those already sent. Retries come from the tick, never ETA tasks."""
+    return [dispatch.send_delivery(delivery_id) for delivery_id in delivery_ids]

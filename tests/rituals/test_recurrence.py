@@ -166,15 +166,46 @@ def test_weekly_rules_are_increasing_and_land_on_chosen_days(zone_name, at, star
     assert len(set(local_days)) == len(local_days)  # never twice on one day
 
 
-@settings(max_examples=150, deadline=None)
-@given(zone_name=zones, at=times, start=start_dates, probe_hours=st.integers(0, 24 * 400))
-def test_next_after_agrees_with_the_full_list(zone_name, at, start, probe_hours):
+patterns = st.one_of(
+    st.just(Pattern("daily")),
+    st.builds(
+        lambda days, interval: Pattern("weekly", tuple(sorted(days)), interval=interval),
+        weekday_sets,
+        st.integers(min_value=1, max_value=4),
+    ),
+    st.builds(lambda day: Pattern("monthly_day", month_day=day), st.integers(1, 31)),
+    st.builds(
+        lambda nth, day: Pattern("monthly_weekday", nth=nth, nth_weekday=day),
+        st.sampled_from([1, 2, 3, 4, -1]),
+        st.sampled_from(["MO", "TU", "WE", "TH", "FR", "SA", "SU"]),
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    zone_name=zones,
+    at=times,
+    start=start_dates,
+    pattern=patterns,
+    probe_days=st.integers(0, 3 * 365),
+)
+def test_next_and_previous_agree_with_walking_the_rule_from_its_start(
+    zone_name, at, start, pattern, probe_days
+):
+    """Jumping ahead (Tend starts the rule near the probe) finds what walking finds."""
     zone = ZoneInfo(zone_name)
-    schedule = daily(zone, at, start)
+    schedule = Schedule(pattern.to_rrule(), start, at, zone)
     begin = datetime.combine(start, time.min).replace(tzinfo=UTC) - timedelta(days=2)
-    everything = schedule.first_n(420, begin)
-    probe = begin + timedelta(hours=probe_hours)
-    expected = next(o for o in everything if o > probe)
-    assert schedule.next_after(probe) == expected
-    assert schedule.includes(expected)
-    assert not schedule.includes(expected + timedelta(minutes=1))
+    probe = begin + timedelta(days=probe_days, hours=probe_days % 24)
+    walked = []
+    for occurrence in schedule.occurrences_after(begin):  # from the start, one step at a time
+        walked.append(occurrence)
+        if occurrence > probe + timedelta(days=400):
+            break
+    expected_next = next(o for o in walked if o > probe)
+    assert schedule.next_after(probe) == expected_next
+    assert schedule.includes(expected_next)
+    assert not schedule.includes(expected_next + timedelta(minutes=1))
+    expected_previous = [o for o in walked if o < probe][::-1][:5]
+    assert schedule.previous_before(probe, 5) == expected_previous
