@@ -78,8 +78,13 @@ if PRODUCTION and not ALLOWED_HOSTS:
 
 # Absolute links in emails are built from SITE_URL (tasks have no request).
 SITE_URL = (env_str("SITE_URL") or ("" if PRODUCTION else "http://localhost:8000")).rstrip("/")
-if PRODUCTION and not SITE_URL.startswith("https://"):
-    raise ImproperlyConfigured("SITE_URL must be set to the https:// address of the site.")
+# A plain-http try-out (SECURE_SSL_REDIRECT=false) may use an http:// address.
+_HTTPS_ONLY = env_bool("SECURE_SSL_REDIRECT", True)
+if PRODUCTION and not SITE_URL.startswith("https://" if _HTTPS_ONLY else "http"):
+    raise ImproperlyConfigured(
+        "SITE_URL must be set to the https:// address of the site "
+        "(http:// only with SECURE_SSL_REDIRECT=false)."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL] if PRODUCTION else [])
 
 INSTALLED_APPS = [
@@ -250,6 +255,7 @@ if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
+        "control_folder": str(_queue_dir / "control"),
     }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -314,7 +320,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 if PRODUCTION:
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_SSL_REDIRECT = _HTTPS_ONLY
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)

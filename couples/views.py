@@ -227,6 +227,8 @@ def join_by_code(request: HttpRequest) -> HttpResponse:
                         found.invited_by.get_short_name() if found.invited_by else "your partner"
                     )
                     messages.success(request, f"Welcome! You now share a space with {inviter}.")
+                    if request.htmx:
+                        return HttpResponseClientRedirect(reverse("dashboard"))
                     return redirect("dashboard")
     return _render(request, "couples/join.html", "code-form", {"form": form}, status=status)
 

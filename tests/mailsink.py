@@ -50,7 +50,7 @@ class _Handler:
     refused: int = 0
     changed: threading.Condition = field(default_factory=threading.Condition)
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope) -> str:
         with self.changed:
             if self.refused < self.refuse_first:
                 self.refused += 1

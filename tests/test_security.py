@@ -88,3 +88,15 @@ def test_state_changes_without_a_csrf_token_are_refused(alice):
 def test_htmx_posts_carry_the_csrf_token_from_the_body(alice_client):
     page = alice_client.get("/").content.decode()
     assert 'hx-headers:inherited=\'{"X-CSRFToken": "' in page
+
+
+def test_the_health_endpoint_checks_database_and_cache(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+def test_a_plain_http_try_out_is_allowed_only_without_https_redirects():
+    env = {**PRODUCTION_ENV, "SITE_URL": "http://localhost:8000"}
+    assert manage("check", env=env).returncode != 0
+    assert manage("check", env={**env, "SECURE_SSL_REDIRECT": "false"}).returncode == 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.test import Client
 
-from couples.models import Invitation, Membership
+from couples.models import Couple, Invitation, Membership
 from tests.conftest import logged_in
-from tests.factories import UserFactory, make_couple
+from tests.factories import make_couple
 from tests.mailsink import text_and_html
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -31,16 +31,20 @@ def invitation_code(body: str) -> str:
     return match.group(1)
 
 
-def active_couple_ids(*users) -> set[int]:
-    return set(
+def assert_share_one_space(*users) -> None:
+    """The users are the active members of one space, and nobody else is."""
+    couple_ids = set(
         Membership.objects.active().filter(user__in=users).values_list("couple_id", flat=True)
     )
+    assert len(couple_ids) == 1
+    members = Membership.objects.active().filter(couple_id__in=couple_ids)
+    assert set(members.values_list("user_id", flat=True)) == {user.pk for user in users}
 
 
 @pytest.fixture
-def alice_solo(settings):
+def alice_solo(alice, settings):
+    """Alice alone in her space; links in emails point at SITE_URL."""
     settings.SITE_URL = SITE_URL
-    alice = UserFactory(email="alice@example.com", display_name="Alice")
     make_couple(alice)
     return alice
 
@@ -51,12 +55,12 @@ def invite_by_email(inviter, email: str) -> None:
 
 
 def test_worker_emails_the_invitation_and_its_link_pairs_the_partner(
-    alice_solo, mail_sink, celery_worker
+    alice_solo, bob, mail_sink, celery_worker
 ):
     invite_by_email(alice_solo, "bob@example.com")
 
     message = mail_sink.wait_for(1)
-    assert message["From"] == settings.DEFAULT_FROM_EMAIL
+    assert message["From"] == django_settings.DEFAULT_FROM_EMAIL
     assert message["To"] == "bob@example.com"
     assert message["Subject"] == "Alice invites you to share a space on Tend"
     assert mail_sink.received[0].rcpt_tos == ["bob@example.com"]
@@ -72,8 +76,7 @@ def test_worker_emails_the_invitation_and_its_link_pairs_the_partner(
     assert invitation.send_count == 1  # the worker recorded the delivery
     assert invitation.last_sent_at is not None
 
-    bob = UserFactory(email="bob@example.com", display_name="Bob")
-    bob_client = logged_in(bob)
+    bob_client = logged_in(bob)  # Bob has an account but no space yet.
     page = bob_client.get(path)
     assert page.status_code == 200
     assert "Join Alice's space" in page.content.decode()
@@ -81,32 +84,31 @@ def test_worker_emails_the_invitation_and_its_link_pairs_the_partner(
     assert response.status_code == 302
     assert response["Location"] == "/"
 
-    assert len(active_couple_ids(alice_solo, bob)) == 1
-    assert Membership.objects.active().filter(couple=alice_solo.memberships.get().couple).count() == 2
+    assert_share_one_space(alice_solo, bob)
     invitation.refresh_from_db()
     assert invitation.accepted_by == bob
     assert len(mail_sink.received) == 1
 
 
-def test_the_code_from_the_email_works_on_the_join_page(alice_solo, mail_sink, celery_worker):
-    carol = UserFactory(email="carol@example.com", display_name="Carol")
-    make_couple(carol)  # Carol had started her own space; joining closes it.
-    invite_by_email(alice_solo, "carol@example.com")
+def test_the_code_from_the_email_works_on_the_join_page(
+    alice_solo, charlie, mail_sink, celery_worker
+):
+    invite_by_email(alice_solo, charlie.email)
 
     text, _ = text_and_html(mail_sink.wait_for(1))
     celery_worker.wait_for_tasks(1)
     code = invitation_code(text)
 
-    carol_client: Client = logged_in(carol)
+    charlie_client = logged_in(charlie)
     # Typed as read aloud: lower case, no dash.
-    response = carol_client.post("/join/", {"code": code.replace("-", "").lower()})
+    response = charlie_client.post("/join/", {"code": code.replace("-", "").lower()})
     assert response.status_code == 302, response.content.decode()[:2000]
 
-    couple_ids = active_couple_ids(alice_solo, carol)
-    assert len(couple_ids) == 1
-    assert Membership.objects.active().filter(couple_id__in=couple_ids).count() == 2
+    # Charlie left his own space for Alice's; it is closed.
+    assert_share_one_space(alice_solo, charlie)
+    assert Couple.objects.get(name="Charlie's space").is_archived
     # The link in the same email is now spent.
-    together = carol_client.get(invitation_link(text))
+    together = charlie_client.get(invitation_link(text))
     assert together.status_code == 409
     assert "You are already in this space together." in together.content.decode()
     assert Client().get(invitation_link(text)).status_code == 410
