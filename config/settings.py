@@ -133,6 +133,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "builtins": ["exercises.templatetags.exercises_tags"],
         },
     },
 ]
@@ -145,6 +146,9 @@ if DATABASE_URL:
             DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
         )
     }
+    # Lets two test runs share one PostgreSQL server without dropping each other's database.
+    if env_str("TEST_DATABASE_NAME"):
+        DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")}
 else:
     DATABASES = {
         "default": {
@@ -171,6 +175,10 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Sessions are read from the cache (Redis in production) and written through
+# to the database: a page or poll costs no query to find who is asking.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -274,6 +282,9 @@ CELERY_BEAT_SCHEDULE = {
 # tests turn this off and run a real worker.
 CELERY_TASK_ALWAYS_EAGER = TESTING
 CELERY_TASK_EAGER_PROPAGATES = TESTING
+if TESTING:
+    # A development worker on the same Redis must not take the tests' tasks.
+    CELERY_TASK_DEFAULT_QUEUE = "tend-tests"
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

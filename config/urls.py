@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("", include("rituals.urls")),
+    path("", include("exercises.urls")),
     path("", include("couples.urls")),
 ]

@@ -14,6 +14,7 @@ from couples import ratelimit, services
 from couples.access import couple_required, get_invitation_for
 from couples.forms import CodeForm, InviteForm, LeaveForm, SpaceForm
 from couples.models import Invitation, format_code
+from exercises.views import dashboard_sessions
 from rituals.agenda import dashboard_agenda
 
 Problem = Invitation.Problem
@@ -65,6 +66,7 @@ def dashboard_context(request: HttpRequest) -> dict:
         "invitation": invitation,
         "secrets": _fresh_secrets(request, invitation),
         "invite_form": InviteForm(user=request.user),
+        **dashboard_sessions(couple, request.user),
     }
 
 
@@ -94,6 +96,13 @@ def create_space(request: HttpRequest) -> HttpResponse:
     return redirect("dashboard")
 
 
+def _to_dashboard(request: HttpRequest) -> HttpResponse:
+    """Back to the dashboard: a real redirect, or for htmx a whole-page one."""
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("dashboard"))
+    return redirect("dashboard")
+
+
 def _invite_panel(request: HttpRequest, form: InviteForm | None = None, status: int = 200):
     ctx = dashboard_context(request)
     if form is not None:
@@ -107,7 +116,7 @@ def invite(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST, user=request.user)
     if request.couple.memberships.active().count() >= 2:
         messages.info(request, "You are already two in this space.")
-        return redirect("dashboard")
+        return _to_dashboard(request)
     if not form.is_valid():
         return _invite_panel(request, form, status=422)
     if not ratelimit.allow(request, "invite_send"):
@@ -130,10 +139,10 @@ def renew_invitation(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = get_invitation_for(request, pk)
     if not invitation.is_pending:
         messages.error(request, "That invitation is closed: create a new one.")
-        return redirect("dashboard")
+        return _to_dashboard(request)
     if not ratelimit.allow(request, "invite_send"):
         messages.error(request, "You've sent many invitations in a short time. Try again later.")
-        return redirect("dashboard")
+        return _to_dashboard(request)
     token, code = services.renew_invitation(invitation)
     _remember_secrets(request, invitation, token, code)
     if invitation.email:
@@ -227,9 +236,7 @@ def join_by_code(request: HttpRequest) -> HttpResponse:
                         found.invited_by.get_short_name() if found.invited_by else "your partner"
                     )
                     messages.success(request, f"Welcome! You now share a space with {inviter}.")
-                    if request.htmx:
-                        return HttpResponseClientRedirect(reverse("dashboard"))
-                    return redirect("dashboard")
+                    return _to_dashboard(request)
     return _render(request, "couples/join.html", "code-form", {"form": form}, status=status)
 
 

@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class ExercisesConfig(AppConfig):
     name = "exercises"
     verbose_name = "Exercises"
+
+    def ready(self) -> None:
+        from exercises import kinds  # noqa: F401 (registers every exercise flow)

@@ -1,1 +1,170 @@
 from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from couples.models import Couple
+
+
+class Kind(models.TextChoices):
+    EYE_GAZING = "eye_gazing", "Eye gazing"
+    TEMPERATURE = "temperature", "Daily temperature reading"
+    LOVE_MAPS = "love_maps", "Love maps"
+    LADDER = "ladder", "Question ladder"
+    WEEKLY_CHECKIN = "weekly_checkin", "Weekly check-in"
+    APPRECIATION = "appreciation", "Three appreciations"
+    HUG = "hug", "Twenty-second hug"
+    STRESS_TALK = "stress_talk", "Stress-reducing conversation"
+    LOVE_QUIZ = "love_quiz", "How I feel loved"
+    OUR_STORY = "our_story", "Our story"
+
+
+class Visibility(models.TextChoices):
+    SHARED = "shared", "Shared: you both see it"
+    SEALED = "sealed", "Sealed until you've both answered"
+    PRIVATE = "private", "Private: only you"
+
+
+class Session(models.Model):
+    """One live run of an exercise by a couple, on two devices or one screen.
+
+    ``version`` goes up with every change, so a poll that brings the version
+    it last saw can be answered "nothing new" from one small query.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "In progress"
+        FINISHED = "finished", "Finished"
+        ENDED = "ended", "Ended early"
+
+    class Mode(models.TextChoices):
+        TWO_DEVICES = "two_devices", "Each on our own device"
+        ONE_SCREEN = "one_screen", "Side by side on this screen"
+
+    couple = models.ForeignKey(Couple, on_delete=models.CASCADE, related_name="sessions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.TWO_DEVICES)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    step = models.PositiveSmallIntegerField(default=0)
+    # Whose turn it is (seat 1 or 2) where a step is taken in turns.
+    turn_seat = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Seats that have done their part of the current step (ready, had their turn…).
+    done_seats = models.JSONField(default=list, blank=True)
+    settings = models.JSONField(default=dict, blank=True)
+    state = models.JSONField(default=dict, blank=True)
+    # The timer of the current step: started by the server when both are ready.
+    timer_started_at = models.DateTimeField(null=True, blank=True)
+    timer_elapsed_ms = models.PositiveIntegerField(default=0)
+    timer_running = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["couple", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["couple"],
+                condition=Q(status="active"),
+                name="one_active_session_per_couple",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def one_screen(self) -> bool:
+        return self.mode == self.Mode.ONE_SCREEN
+
+    def timer_elapsed(self, now: datetime | None = None) -> int:
+        """Milliseconds the current step's timer has run."""
+        elapsed = self.timer_elapsed_ms
+        if self.timer_running and self.timer_started_at:
+            now = now or timezone.now()
+            elapsed += int((now - self.timer_started_at).total_seconds() * 1000)
+        return elapsed
+
+    @property
+    def duration_seconds(self) -> int | None:
+        end = self.finished_at or (None if self.is_active else self.updated_at)
+        return int((end - self.created_at).total_seconds()) if end else None
+
+
+class EntryQuerySet(models.QuerySet["Entry"]):
+    def visible_to(self, user) -> EntryQuerySet:
+        """What ``user`` may read: their own, shared ones, and sealed ones once both answered.
+
+        The rule lives here so every view, fragment and export uses the same one.
+        """
+        no_session = Value(0)
+        partner_answered = (
+            Entry.objects.annotate(in_session=Coalesce("session_id", no_session))
+            .filter(
+                couple=OuterRef("couple"),
+                prompt_key=OuterRef("prompt_key"),
+                in_session=Coalesce(OuterRef("session_id"), no_session),
+            )
+            .exclude(author=OuterRef("author"))
+        )
+        return self.annotate(answered_by_both=Exists(partner_answered)).filter(
+            Q(author=user)
+            | Q(visibility=Visibility.SHARED)
+            | Q(visibility=Visibility.SEALED, answered_by_both=True)
+        )
+
+
+class Entry(models.Model):
+    """Something one partner wrote or chose, with who may read it."""
+
+    couple = models.ForeignKey(Couple, on_delete=models.CASCADE, related_name="entries")
+    session = models.ForeignKey(
+        Session, on_delete=models.CASCADE, related_name="entries", null=True, blank=True
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exercise_entries"
+    )
+    # Stable key of what was answered, e.g. "temperature:appreciations" or
+    # "daily:2026-11-23:d-017": sealed entries open when both share one.
+    prompt_key = models.CharField(max_length=120)
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.SHARED
+    )
+    text = models.TextField(blank=True, max_length=4000)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = EntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "prompt_key", "author"],
+                condition=Q(session__isnull=False),
+                name="one_entry_per_session_prompt_author",
+            ),
+            models.UniqueConstraint(
+                fields=["couple", "prompt_key", "author"],
+                condition=Q(session__isnull=True),
+                name="one_entry_per_couple_prompt_author",
+            ),
+        ]
+        indexes = [models.Index(fields=["couple", "prompt_key"])]
+
+    def __str__(self) -> str:
+        return f"{self.author} on {self.prompt_key}"

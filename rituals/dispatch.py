@@ -7,7 +7,6 @@ triggers, which the tick rebuilds if they are lost.
 from __future__ import annotations
 
 import logging
-import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F, Prefetch
 from django.utils import timezone
 
+from couples.emails import is_transient
 from couples.models import Membership
 from rituals.models import ReminderDelivery, Ritual
 
@@ -192,25 +192,6 @@ def dispatch_due_reminders(now: datetime | None = None) -> TickResult:
 
 
 # --- the send step -------------------------------------------------------
-
-TRANSIENT_ERRORS = (
-    smtplib.SMTPServerDisconnected,
-    smtplib.SMTPConnectError,
-    smtplib.SMTPHeloError,
-    ConnectionError,
-    TimeoutError,
-)
-
-
-def is_transient(error: Exception) -> bool:
-    if isinstance(error, TRANSIENT_ERRORS):
-        return True
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return all(400 <= code < 500 for code in codes)
-    if isinstance(error, smtplib.SMTPResponseException):
-        return 400 <= error.smtp_code < 500
-    return False
 
 
 def backoff(attempts: int) -> timedelta:

@@ -6,7 +6,8 @@ from couples import services
 from couples.models import Invitation
 from tests.factories import UserFactory
 
-# session, user, membership + space, members + their users, active rituals
+# user, membership + space, members + their users, active rituals, exercise
+# sessions (the session itself comes from the cache)
 PAIRED_QUERIES = 5
 # ... plus the open invitation
 SOLO_QUERIES = 6

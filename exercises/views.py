@@ -1,0 +1,270 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from couples.access import couple_required
+from exercises import daily, engine, live
+from exercises.engine import REGISTRY, ActionError
+from exercises.forms import DailyAnswerForm, StartForm
+from exercises.kinds import love_maps
+from exercises.models import Entry, Session
+
+HISTORY_SIZE = 5
+DAILY_HISTORY = 14
+
+
+def get_session_for(request: HttpRequest, pk: int) -> Session:
+    return get_object_or_404(Session, pk=pk, couple=request.couple)
+
+
+def _names(request) -> dict[int, str]:
+    members = request.couple.memberships.active().select_related("user")
+    return {
+        m.seat: ("You" if m.user_id == request.user.pk else m.user.get_short_name())
+        for m in members
+    }
+
+
+@couple_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    active = Session.objects.filter(couple=request.couple, status=Session.Status.ACTIVE).first()
+    flows = [
+        {"flow": flow, "form": StartForm(flow=flow, prefix=kind)} for kind, flow in REGISTRY.items()
+    ]
+    return render(request, "exercises/index.html", {"flows": flows, "active": active})
+
+
+@couple_required
+@require_POST
+def start(request: HttpRequest, kind: str) -> HttpResponse:
+    flow = REGISTRY.get(kind)
+    if flow is None:
+        raise Http404("No such exercise")
+    form = StartForm(request.POST, flow=flow, prefix=kind)
+    if not form.is_valid():
+        active = Session.objects.filter(couple=request.couple, status=Session.Status.ACTIVE).first()
+        flows = [
+            {"flow": f, "form": form if k == kind else StartForm(flow=f, prefix=k)}
+            for k, f in REGISTRY.items()
+        ]
+        return render(
+            request, "exercises/index.html", {"flows": flows, "active": active}, status=422
+        )
+    session = engine.start(
+        request.couple,
+        request.user,
+        request.membership.seat,
+        kind,
+        form.cleaned_data["mode"],
+        form.settings(),
+    )
+    if session.kind != kind:
+        messages.info(
+            request, "You already have an exercise going: here it is. End it to start another."
+        )
+    return redirect("exercise_session", pk=session.pk)
+
+
+def stage_context(request: HttpRequest, session: Session, error: str = "") -> dict:
+    flow = engine.flow_for(session)
+    steps = flow.steps(session)
+    step = steps[session.step] if session.is_active and session.step < len(steps) else None
+    my_seat = request.membership.seat
+    keys = []
+    if step is not None:
+        keys = [engine.prompt_key(session, step)]
+        keys += [f"{session.kind}:{key}" for key in step.reveal_of]
+    entries = (
+        list(
+            Entry.objects.filter(session=session, prompt_key__in=keys)
+            .visible_to(request.user)
+            .select_related("author")
+        )
+        if keys
+        else []
+    )
+    now = timezone.now()
+    return {
+        "session": session,
+        "flow": flow,
+        "step": step,
+        "step_number": session.step + 1,
+        "step_count": len(steps),
+        "my_seat": my_seat,
+        "partner_seat": 2 if my_seat == 1 else 1,
+        "names": _names(request),
+        "entries": entries,
+        "my_entry": next(
+            (
+                e
+                for e in entries
+                if e.author_id == request.user.pk
+                and step
+                and e.prompt_key == engine.prompt_key(session, step)
+            ),
+            None,
+        ),
+        "ratings": engine.RATINGS,
+        "timer_elapsed_ms": session.timer_elapsed(now),
+        "server_now_ms": int(now.timestamp() * 1000),
+        "error": error,
+    }
+
+
+@couple_required
+@require_GET
+def session_page(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_session_for(request, pk)
+    return render(request, "exercises/session.html", stage_context(request, session))
+
+
+@couple_required
+@require_POST
+def act(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_session_for(request, pk)
+    action = request.POST.get("action", "")
+    try:
+        session = engine.act(
+            session.pk, request.couple.pk, request.membership.seat, action, request.POST
+        )
+    except ActionError as error:
+        session.refresh_from_db()
+        ctx = stage_context(request, session, error=error.message)
+        if request.htmx:
+            return render(request, "exercises/session.html#stage", ctx, status=error.status)
+        return render(request, "exercises/session.html", ctx, status=error.status)
+    if request.htmx:
+        return render(request, "exercises/session.html#stage", stage_context(request, session))
+    return redirect("exercise_session", pk=session.pk)
+
+
+@require_GET
+def poll(request: HttpRequest, pk: int) -> HttpResponse:
+    """204 while the session's version is the one the page has; the new stage otherwise."""
+    version = live.session_version(request, pk)
+    if version is None:
+        raise Http404("No such exercise")
+    try:
+        seen = int(request.GET.get("v", "0"))
+    except ValueError:
+        seen = 0
+    if version == seen:
+        return HttpResponse(status=204)
+    return _stage_after_change(request, pk)
+
+
+@couple_required
+def _stage_after_change(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_session_for(request, pk)
+    return render(request, "exercises/session.html#stage", stage_context(request, session))
+
+
+@require_GET
+def waiting(request: HttpRequest) -> HttpResponse:
+    """The dashboard's "waiting for you" card: 204 until a live exercise starts or ends."""
+    signature = live.waiting_signature(request)
+    if signature is None:
+        raise Http404("Not in a space")
+    if request.GET.get("sig") == signature:
+        return HttpResponse(status=204)
+    return _waiting_card(request)
+
+
+@couple_required
+def _waiting_card(request: HttpRequest) -> HttpResponse:
+    return render(request, "exercises/_waiting.html", waiting_context(request.couple, request.user))
+
+
+def waiting_context(couple, user) -> dict:
+    return dashboard_sessions(couple, user, history=0)
+
+
+def dashboard_sessions(couple, user, history: int = HISTORY_SIZE) -> dict:
+    """The live exercise, if any, and the latest finished ones, in one query.
+
+    A couple has at most one active session and can't start another while it
+    runs, so the active one is always the newest.
+    """
+    newest = list(
+        Session.objects.filter(couple=couple)
+        .select_related("started_by")
+        .order_by("-created_at")[: history + 1]
+    )
+    live_session = newest[0] if newest and newest[0].is_active else None
+    return {
+        "live_session": live_session,
+        "waiting_sig": str(live_session.pk if live_session else 0),
+        "live_started_by_partner": bool(live_session and live_session.started_by_id != user.pk),
+        "recent_sessions": [s for s in newest if not s.is_active][:history],
+    }
+
+
+@couple_required
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    sessions = (
+        Session.objects.filter(couple=request.couple)
+        .exclude(status=Session.Status.ACTIVE)
+        .order_by("-created_at")[:100]
+    )
+    return render(request, "exercises/history.html", {"sessions": sessions})
+
+
+@couple_required
+@require_GET
+def summary(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_session_for(request, pk)
+    entries = (
+        Entry.objects.filter(session=session).visible_to(request.user).select_related("author")
+    )
+    return render(
+        request,
+        "exercises/summary.html",
+        {
+            "session": session,
+            "entries": entries,
+            "names": _names(request),
+            "ratings": engine.RATINGS,
+        },
+    )
+
+
+@couple_required
+@require_http_methods(["GET", "POST"])
+def daily_question(request: HttpRequest) -> HttpResponse:
+    couple = request.couple
+    today = daily.couple_today(couple)
+    form = DailyAnswerForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            if not daily.answer(couple, request.user, today, form.cleaned_data["text"]):
+                messages.info(request, "You've already answered today's question.")
+            if request.htmx:
+                return HttpResponseClientRedirect(reverse("daily_question"))
+            return redirect("daily_question")
+        status = 422
+    days = daily.days(couple, request.user, today, DAILY_HISTORY)
+    ctx = {
+        "today": days[0],
+        "past": [d for d in days[1:] if d.mine or d.partner_answered],
+        "form": form,
+    }
+    if request.htmx:
+        return render(request, "exercises/daily.html#daily-today", ctx, status=status)
+    return render(request, "exercises/daily.html", ctx, status=status)
+
+
+@couple_required
+@require_GET
+def love_map(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "exercises/love_map.html", {"rows": love_maps.knowledge_map(request.couple)}
+    )
