@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from exercises import views
 
@@ -15,4 +15,6 @@ urlpatterns = [
     path("exercises/waiting/", views.waiting, name="exercise_waiting"),
     path("exercises/daily/", views.daily_question, name="daily_question"),
     path("exercises/love-maps/", views.love_map, name="love_map"),
+    path("", include("exercises.weekly_urls")),
+    path("", include("exercises.journal_urls")),
 ]
