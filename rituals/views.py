@@ -7,7 +7,9 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -15,7 +17,7 @@ from accounts.models import User
 from couples.access import couple_required
 from rituals import agenda, calendar, catalog, links
 from rituals.forms import KeepForm, RitualForm, default_start_date
-from rituals.models import Completion, ReminderDelivery, Ritual
+from rituals.models import Completion, ReminderDelivery, Ritual, local_day_bounds
 from rituals.recurrence import describe_rule
 
 HISTORY_PAGE = 30
@@ -162,8 +164,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     ritual = get_ritual_for(request, pk)
     now = timezone.now()
     zone = request.user.zone
-    before = _parse_before(request.GET.get("before")) or now
-    past = ritual.schedule.previous_before(min(before, now), HISTORY_PAGE)
+    # History runs to the end of the viewer's today, so today's occurrence
+    # shows (and can be marked) even before its start time.
+    _, end_of_today = local_day_bounds(timezone.localdate(now, zone), zone)
+    before = _parse_before(request.GET.get("before")) or end_of_today
+    past = ritual.schedule.previous_before(min(before, end_of_today), HISTORY_PAGE)
     history = []
     if past:
         history = agenda.slots_between([ritual], past[-1], past[0] + timedelta(seconds=1), zone)
@@ -240,11 +245,12 @@ def _slot_response(request, ritual: Ritual, occurrence: datetime, status: int = 
     if request.htmx and slots:
         ctx = {"slot": slots[0], "today": timezone.localdate(timezone.now(), zone)}
         return render(request, "rituals/_slot.html", ctx, status=status)
-    return (
-        redirect(request.POST.get("next") or "dashboard")
-        if status < 400
-        else HttpResponse("That occurrence can't be marked.", status=status)
-    )
+    if status >= 400:
+        return HttpResponse("That occurrence can't be marked.", status=status)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("dashboard")
+    return redirect(target)
 
 
 def _keepable(ritual: Ritual, occurrence: datetime, user: User) -> bool:

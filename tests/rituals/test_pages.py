@@ -242,3 +242,25 @@ def test_the_ritual_list_and_catalog(couple, alice_client):
     page = alice_client.get(reverse("rituals")).content.decode()
     assert "Already in your space" in page
     assert "Every day at 19:00" in page
+
+
+def test_keeping_without_javascript_returns_to_a_safe_page(couple, alice_client, frozen):
+    ritual = make_ritual(couple)
+    data = {"occurrence": TODAYS_WALK.isoformat(), "next": "https://evil.example/"}
+    response = alice_client.post(reverse("ritual_keep", args=[ritual.pk]), data)
+    assert response.status_code == 302
+    assert response.url == reverse("dashboard")
+    data["next"] = reverse("ritual_detail", args=[ritual.pk])
+    response = alice_client.post(reverse("ritual_unkeep", args=[ritual.pk]), data)
+    assert response.url == data["next"]
+
+
+def test_todays_occurrence_is_in_the_history_before_it_starts(couple, alice, alice_client):
+    morning = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # 09:00 in Berlin; the walk is at 19:00
+    ritual = make_ritual(couple)
+    Completion.objects.create(ritual=ritual, occurrence_at=TODAYS_WALK, user=alice)
+    with time_machine.travel(morning, tick=False):
+        page = alice_client.get(reverse("ritual_detail", args=[ritual.pk])).content.decode()
+    assert re.search(r'streak__count">1<', page)
+    assert f'datetime="{TODAYS_WALK.astimezone(ritual.zone).isoformat()}"' in page
+    assert "You marked it kept" in page
