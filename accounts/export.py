@@ -83,11 +83,30 @@ def rituals_section(user: User) -> dict:
     }
 
 
+def exercises_section(user: User) -> list[dict]:
+    """Only what this user wrote, sealed and private ones included: they are theirs."""
+    from exercises.models import Entry
+
+    entries = Entry.objects.filter(author=user).select_related("session").order_by("created_at")
+    return [
+        {
+            "exercise": e.session.get_kind_display() if e.session else e.prompt_key.split(":")[0],
+            "prompt": e.prompt_key,
+            "visibility": e.visibility,
+            "text": e.text,
+            "data": e.data,
+            "written_at": _iso(e.created_at),
+        }
+        for e in entries
+    ]
+
+
 SECTIONS: dict[str, Callable[[User], object]] = {
     "profile": profile_section,
     "spaces": spaces_section,
     "invitations_sent": invitations_section,
     "rituals": rituals_section,
+    "exercises": exercises_section,
 }
 
 

@@ -36,7 +36,10 @@ class Step:
     writers: tuple[int, ...] = (1, 2)
     first: int | None = None
     optional: bool = False
-    # reveal steps: the steps whose answers are shown side by side
+    # Answers of steps with the same entry key are sealed together (an answer
+    # and a guess at it open when both are in); by default each step's own key.
+    entry_key: str = ""
+    # reveal steps: the entry keys whose answers are shown side by side
     reveal_of: tuple[str, ...] = ()
     # reveal steps: this seat says how close the other's guess was
     rater: int | None = None
@@ -92,7 +95,7 @@ def flow_for(session: Session) -> Flow:
 
 
 def prompt_key(session: Session, step: Step) -> str:
-    return f"{session.kind}:{step.key}"
+    return f"{session.kind}:{step.entry_key or step.key}"
 
 
 def seat_user_ids(session: Session) -> dict[int, int]:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.middleware import without_user
 from couples.access import couple_required
 from exercises import daily, engine, live
 from exercises.engine import REGISTRY, ActionError
@@ -80,7 +81,7 @@ def stage_context(request: HttpRequest, session: Session, error: str = "") -> di
     keys = []
     if step is not None:
         keys = [engine.prompt_key(session, step)]
-        keys += [f"{session.kind}:{key}" for key in step.reveal_of]
+        keys += [f"{session.kind}:{key}" for key in step.reveal_of]  # entry keys
     entries = (
         list(
             Entry.objects.filter(session=session, prompt_key__in=keys)
@@ -145,6 +146,7 @@ def act(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("exercise_session", pk=session.pk)
 
 
+@without_user
 @require_GET
 def poll(request: HttpRequest, pk: int) -> HttpResponse:
     """204 while the session's version is the one the page has; the new stage otherwise."""
@@ -166,6 +168,7 @@ def _stage_after_change(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "exercises/session.html#stage", stage_context(request, session))
 
 
+@without_user
 @require_GET
 def waiting(request: HttpRequest) -> HttpResponse:
     """The dashboard's "waiting for you" card: 204 until a live exercise starts or ends."""

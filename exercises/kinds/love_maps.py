@@ -67,6 +67,7 @@ class LoveMaps(Flow):
                     visibility=Visibility.SEALED,
                     writers=(subject,),
                     extra=extra,
+                    entry_key=f"round-{number}",
                     guide="Answer about yourself. It stays sealed until your partner has guessed.",
                 ),
                 Step(
@@ -77,6 +78,7 @@ class LoveMaps(Flow):
                     visibility=Visibility.SEALED,
                     writers=(guesser,),
                     extra=extra,
+                    entry_key=f"round-{number}",
                     guide="What would your partner say? Guess in a few words.",
                 ),
                 Step(
@@ -84,7 +86,7 @@ class LoveMaps(Flow):
                     "reveal",
                     "Side by side",
                     prompt=question["text"],
-                    reveal_of=(f"answer-{number}", f"guess-{number}"),
+                    reveal_of=(f"round-{number}",),
                     rater=subject,
                     extra=extra,
                     guide="The one the question is about says how close the guess was, "
