@@ -1,4 +1,4 @@
-"""The live engine through eye gazing, the temperature reading, love maps; polls and the dashboard."""
+"""The live engine: eye gazing, temperature reading, love maps; polls and the dashboard."""
 
 from __future__ import annotations
 
