@@ -13,6 +13,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from couples import services
 from couples.models import Invitation
+from exercises import engine
+from exercises.models import Entry, Session
 from rituals import calendar, links
 from rituals.models import ReminderDelivery, Ritual
 from tests.conftest import logged_in
@@ -30,6 +32,7 @@ class Route:
     uses_invitation: bool = False
     uses_token: bool = False
     uses_ritual: bool = False
+    uses_session: bool = False
     signed: str = ""  # which signed link of the space the route takes
 
 
@@ -68,9 +71,29 @@ MATRIX: dict[str, Route] = {
     "ritual_done_link": Route("get", 200, 200, 200, signed="done"),
     "ritual_mute_link": Route("get", 200, 200, 200, signed="mute"),
     "unsubscribe": Route("get", 200, 200, 200, signed="unsubscribe"),
+    "exercises": Route("get", LOGIN, 200, 200),
+    # Nothing chosen: the form comes back with its errors (each for their own space).
+    "exercise_start": Route("post", LOGIN, 422, 422),
+    "exercise_session": Route("get", LOGIN, 404, 200, uses_session=True),
+    # No action posted: the member is told it can't be done, the outsider gets nothing.
+    "exercise_act": Route("post", LOGIN, 404, 409, uses_session=True),
+    # Polls answer htmx, not people: no redirect to a log-in page, just 404.
+    "exercise_poll": Route("get", 404, 404, 200, uses_session=True),
+    "exercise_summary": Route("get", LOGIN, 404, 200, uses_session=True),
+    "exercise_history": Route("get", LOGIN, 200, 200),
+    "exercise_waiting": Route("get", 404, 200, 200),
+    "daily_question": Route("get", LOGIN, 200, 200),
+    "love_map": Route("get", LOGIN, 200, 200),
+    "weekly_checkins": Route("get", LOGIN, 200, 200),
+    "appreciation": Route("get", LOGIN, 200, 200),
+    "love_quiz": Route("get", LOGIN, 200, 200),
+    "self_check": Route("get", LOGIN, 200, 200),
+    # Where to find help is open to anyone, logged in or not.
+    "get_help": Route("get", 200, 200, 200),
+    "our_story": Route("get", LOGIN, 200, 200),
 }
 
-OUR_APPS = {"couples", "accounts", "rituals"}
+OUR_APPS = {"couples", "accounts", "rituals", "exercises"}
 
 
 def our_route_names() -> set[str]:
@@ -100,7 +123,12 @@ def space(alice):
     delivery = ReminderDelivery.objects.create(
         ritual=ritual, occurrence_at=ritual.next_occurrence_at, recipient=alice
     )
+    session = engine.start(couple, alice, 1, "eye_gazing", "two_devices", {})
+    Entry.objects.create(
+        couple=couple, session=session, author=alice, prompt_key="eye_gazing:reflect", text="x"
+    )
     return {
+        "session": session,
         "invitation": invitation,
         "token": token,
         "ritual": ritual,
@@ -120,6 +148,10 @@ def url_for(name: str, route: Route, space) -> str:
         return reverse(name, args=[space["token"]])
     if route.uses_ritual:
         return reverse(name, args=[space["ritual"].pk])
+    if route.uses_session:
+        return reverse(name, args=[space["session"].pk])
+    if name == "exercise_start":
+        return reverse(name, args=["eye_gazing"])
     if route.signed:
         return reverse(name, args=[space["signed"][route.signed]])
     if name == "ritual_add_template":
@@ -150,6 +182,9 @@ def test_an_outsider_gets_404_for_couple_data(charlie, space, name):
     ritual = Ritual.objects.get(pk=space["ritual"].pk)
     assert ritual.is_active and not ritual.muted_by.exists()
     assert ritual.couple.rituals.count() == 1
+    session = Session.objects.get(pk=space["session"].pk)
+    assert (session.status, session.version) == ("active", space["session"].version)
+    assert ritual.couple.sessions.count() == 1
 
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
