@@ -341,6 +341,9 @@ if PRODUCTION:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# The load benchmark's reference page (config/ceiling.py); off unless asked for.
+BENCHMARK_CEILING = env_bool("BENCHMARK_CEILING", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from config.ceiling import ceiling
 from config.health import healthz
 
 urlpatterns = [
@@ -14,3 +16,6 @@ urlpatterns = [
     path("", include("exercises.urls")),
     path("", include("couples.urls")),
 ]
+
+if settings.BENCHMARK_CEILING:
+    urlpatterns.append(path("bench/ceiling/", ceiling, name="bench_ceiling"))
