@@ -21,7 +21,7 @@ from exercises.models import Entry, Session, Visibility
 @dataclass(frozen=True)
 class Step:
     key: str
-    kind: str  # info | timer | turns | write | reveal
+    kind: str  # info | list | timer | turns | write | reveal
     title: str
     guide: str = ""
     prompt: str = ""
@@ -216,7 +216,7 @@ def _apply(session: Session, step: Step, action: str, seat: int, data) -> None:
     match (step.kind, action):
         case (_, "skip") if step.optional:
             advance(session)
-        case ("info" | "reveal", "next") if step.rater is None:
+        case ("info" | "list" | "reveal", "next") if step.rater is None:
             advance(session)
         case ("timer", "ready"):
             if session.one_screen:
