@@ -9,6 +9,14 @@ from django.db import models
 from django.utils import timezone
 
 
+def zone_named(name: str) -> ZoneInfo:
+    """The zone of that IANA name; UTC for a name this machine doesn't know."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def validate_time_zone(value: str) -> None:
     if value not in settings.TIME_ZONES:
         raise ValidationError("Choose a time zone from the list, such as Europe/Berlin.")
@@ -76,7 +84,4 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def zone(self) -> ZoneInfo:
-        try:
-            return ZoneInfo(self.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            return ZoneInfo("UTC")
+        return zone_named(self.time_zone)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import zone_named
 from couples.models import Couple
 from exercises.content import load
 from exercises.models import Entry, Visibility
@@ -27,11 +27,7 @@ def texts() -> dict[str, str]:
 
 def couple_today(couple: Couple) -> date:
     """The couple's day, in the space's own time zone, so both partners share one question."""
-    try:
-        zone = ZoneInfo(couple.time_zone)
-    except (ValueError, KeyError):
-        zone = ZoneInfo("UTC")
-    return timezone.localdate(timezone.now(), zone)
+    return timezone.localdate(timezone.now(), zone_named(couple.time_zone))
 
 
 def question_for(couple: Couple, day: date) -> str:

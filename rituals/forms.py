@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 
 from accounts.forms import time_zone_field
+from accounts.models import zone_named
 from rituals.models import REMINDER_LEADS, Ritual
 from rituals.recurrence import ORDINALS, WEEKDAYS, Pattern, Schedule
 
@@ -191,10 +191,8 @@ class RitualForm(forms.ModelForm):
 
 
 def default_start_date(zone_name: str) -> date:
-    from zoneinfo import ZoneInfo
 
-    zone = ZoneInfo(zone_name if zone_name in settings.TIME_ZONES else "UTC")
-    return timezone.localdate(timezone.now(), zone)
+    return timezone.localdate(timezone.now(), zone_named(zone_name))
 
 
 class KeepForm(forms.Form):

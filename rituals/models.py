@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import zone_named
 from couples.models import Couple
 from rituals.recurrence import Schedule
 
@@ -74,10 +75,7 @@ class Ritual(models.Model):
 
     @property
     def zone(self) -> ZoneInfo:
-        try:
-            return ZoneInfo(self.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            return ZoneInfo("UTC")
+        return zone_named(self.time_zone)
 
     @property
     def schedule(self) -> Schedule:
