@@ -10,6 +10,7 @@ session-auth hash is verified from the same row, as Django's own
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
@@ -26,8 +27,14 @@ def _session_user_id(request: HttpRequest) -> str | None:
 
 
 def _hash_ok(request: HttpRequest, password: str) -> bool:
-    expected = salted_hmac(_HASH_SALT, password, algorithm="sha256").hexdigest()
-    return constant_time_compare(request.session.get(HASH_SESSION_KEY, ""), expected)
+    """The session's auth hash matches the password, under the key or a fallback."""
+    given = request.session.get(HASH_SESSION_KEY, "")
+    return any(
+        constant_time_compare(
+            given, salted_hmac(_HASH_SALT, password, secret=key, algorithm="sha256").hexdigest()
+        )
+        for key in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    )
 
 
 def session_version(request: HttpRequest, session_id: int) -> int | None:

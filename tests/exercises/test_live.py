@@ -344,3 +344,15 @@ def test_the_export_holds_my_sealed_answer_but_not_my_partners(couple, alice, bo
     alice_export = json.loads(logged_in(alice).get(reverse("export")).content)
     assert "alice's sealed answer" not in json.dumps(bob_export)
     assert [e["text"] for e in alice_export["exercises"]] == ["alice's sealed answer"]
+
+
+def test_polls_keep_working_while_the_secret_key_rotates(couple, alice, bob, settings):
+    session = start(couple, alice, "eye_gazing")
+    bob_client = logged_in(bob)
+    url = reverse("exercise_poll", args=[session.pk])
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 40
+    settings.SECRET_KEY_FALLBACKS = [old]
+    assert bob_client.get(url, {"v": session.version}).status_code == 204
+    settings.SECRET_KEY_FALLBACKS = []
+    assert bob_client.get(url, {"v": session.version}).status_code == 404
