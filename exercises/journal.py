@@ -21,8 +21,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.models import User
 from couples.access import couple_required
-from couples.models import Membership
+from couples.models import Couple, Membership
 from exercises.content import guide, load
 from exercises.models import Entry, EntryQuerySet, Kind, Visibility
 from rituals import catalog
@@ -30,7 +31,7 @@ from rituals import catalog
 # ---------- Shared helpers ----------
 
 
-def partner_of(request: HttpRequest):
+def partner_of(request: HttpRequest) -> User | None:
     """The other current member of the requester's space, or None when solo."""
     membership = (
         Membership.objects.active()
@@ -42,7 +43,7 @@ def partner_of(request: HttpRequest):
     return membership.user if membership else None
 
 
-def readable_entries(request: HttpRequest, partner) -> EntryQuerySet:
+def readable_entries(request: HttpRequest, partner: User | None) -> EntryQuerySet:
     """Entries outside live sessions that the requester may read, from the two of them."""
     authors = [request.user.pk] + ([partner.pk] if partner else [])
     return (
@@ -52,7 +53,7 @@ def readable_entries(request: HttpRequest, partner) -> EntryQuerySet:
     )
 
 
-def local_today(user) -> date:
+def local_today(user: User) -> date:
     return timezone.localdate(timezone.now(), user.zone)
 
 
@@ -64,10 +65,12 @@ def _rerender(
     return render(request, template, ctx, status=status)
 
 
-def _done(request: HttpRequest, url: str) -> HttpResponse:
+def _done(request: HttpRequest, url: str, anchor: str = "") -> HttpResponse:
     if request.htmx:
+        # No fragment: from a page with the same address, the browser would
+        # only scroll to it instead of loading the page again.
         return HttpResponseClientRedirect(url)
-    return redirect(url)
+    return redirect(url + anchor)
 
 
 # ---------- Appreciation ----------
@@ -107,7 +110,7 @@ class AppreciationForm(forms.Form):
                 widget=forms.Textarea(attrs={"rows": 2}),
                 error_messages={
                     "required": "Write at least one thing you appreciated today.",
-                    "max_length": "Keep it under 1,000 characters.",
+                    "max_length": "Keep it to 1,000 characters or fewer.",
                 },
             )
             self.fields[f"who_{slot}"] = forms.ChoiceField(
@@ -126,7 +129,9 @@ class AppreciationForm(forms.Form):
         return [(slot, data[f"text_{slot}"].strip(), data[f"who_{slot}"]) for slot in SLOTS]
 
 
-def save_appreciations(couple, user, day: date, items: list[tuple[int, str, str]]) -> None:
+def save_appreciations(
+    couple: Couple, user: User, day: date, items: list[tuple[int, str, str]]
+) -> None:
     """Write the day's three at once: a cleared field removes that one."""
     with transaction.atomic():
         for slot, text, visibility in items:
@@ -159,11 +164,13 @@ class WeekRow:
     received: int
 
 
-def appreciation_overview(request: HttpRequest, partner, today: date) -> dict:
+def appreciation_overview(request: HttpRequest, partner: User | None, today: date) -> dict:
     """Today's, the journal of the last 30 days and the week, from one query.
 
     Dates are each author's own: a partner a few hours ahead may already
-    have written "tomorrow"; that counts as today here.
+    have written "tomorrow"; that counts as today here. One's own stay on
+    their date (only a change of time zone puts any after today), so the
+    form edits exactly today's three.
     """
     first = today - timedelta(days=JOURNAL_DAYS - 1)
     entries = readable_entries(request, partner).filter(
@@ -175,8 +182,10 @@ def appreciation_overview(request: HttpRequest, partner, today: date) -> dict:
         day = appreciation_day(entry)
         if day is None:
             continue
-        bucket = days.setdefault(min(day, today), AppreciationDay(min(day, today)))
-        (bucket.mine if entry.author_id == request.user.pk else bucket.theirs).append(entry)
+        mine = entry.author_id == request.user.pk
+        day = day if mine else min(day, today)
+        bucket = days.setdefault(day, AppreciationDay(day))
+        (bucket.mine if mine else bucket.theirs).append(entry)
     todays = days.get(today, AppreciationDay(today))
     week = []
     for offset in range(WEEK_DAYS - 1, -1, -1):
@@ -186,7 +195,7 @@ def appreciation_overview(request: HttpRequest, partner, today: date) -> dict:
     return {
         "todays_mine": {int(e.prompt_key.rsplit(":", 1)[1]): e for e in todays.mine},
         "todays_theirs": todays.theirs,
-        "journal": [days[d] for d in sorted(days, reverse=True) if d < today],
+        "journal": [days[d] for d in sorted(days, reverse=True) if d != today],
         "week": week,
         "week_given": sum(row.given for row in week),
         "week_received": sum(row.received for row in week),
@@ -284,7 +293,7 @@ def quiz_result(answers: dict[str, str]) -> dict:
     return {"counts": counts, "top": top}
 
 
-def save_quiz(couple, user, answers: dict[str, str]) -> None:
+def save_quiz(couple: Couple, user: User, answers: dict[str, str]) -> None:
     """The result is shared with the partner; the choices behind it stay the author's."""
     with transaction.atomic():
         Entry.objects.update_or_create(
@@ -356,7 +365,7 @@ def love_quiz(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             save_quiz(request.couple, request.user, form.cleaned_data)
             messages.success(request, "Your result is saved, and shared with your partner.")
-            return _done(request, reverse("love_quiz") + "#results")
+            return _done(request, reverse("love_quiz"), "#results")
     entries = {
         (entry.prompt_key, entry.author_id == request.user.pk): entry
         for entry in readable_entries(request, partner).filter(
@@ -500,7 +509,7 @@ def self_check_page(request: HttpRequest) -> HttpResponse:
                     "data": {"answers": form.cleaned_data},
                 },
             )
-            return _done(request, reverse("self_check") + "#plan")
+            return _done(request, reverse("self_check"), "#plan")
     # Only ever the requester's own: the answers are private by design.
     latest = (
         Entry.objects.filter(
@@ -526,7 +535,6 @@ def self_check_page(request: HttpRequest) -> HttpResponse:
         else None,
         "noticed": [s["text"] for s in statements if answers.get(s["key"]) == "often"],
         "plan": plan_for(answers) if latest else [],
-        "therapist_title": self_check()["therapist"]["title"],
     }
     status = 422 if form.is_bound else 200
     return _rerender(request, "exercises/journal/self_check.html", "check-form", ctx, status)
@@ -559,16 +567,20 @@ def prompts() -> dict[str, dict]:
 
 
 class StoryForm(forms.Form):
-    def __init__(self, *args, partner_name: str, **kwargs) -> None:
+    def __init__(self, *args, partner_name: str, opened: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["text"] = forms.CharField(
             label="Your side of the story",
             max_length=4000,
             widget=forms.Textarea(attrs={"rows": 7}),
-            help_text=f"Sealed: {partner_name} reads it once they've written their side too.",
+            help_text=(
+                f"You've both written: {partner_name} reads what you change here."
+                if opened
+                else f"Sealed: {partner_name} reads it once they've written their side too."
+            ),
             error_messages={
                 "required": "Write a few lines of your side first.",
-                "max_length": "Keep it under 4,000 characters.",
+                "max_length": "Keep it to 4,000 characters or fewer.",
             },
         )
 
@@ -581,7 +593,7 @@ class Memory:
     partner_wrote: bool = False
 
 
-def story_memories(request: HttpRequest, partner) -> dict[str, Memory]:
+def story_memories(request: HttpRequest, partner: User | None) -> dict[str, Memory]:
     """Every prompt with what the requester may read of it, from two queries."""
     memories = {key: Memory(prompt) for key, prompt in prompts().items()}
     for entry in readable_entries(request, partner).filter(prompt_key__startswith=STORY):
@@ -646,13 +658,14 @@ def our_story(request: HttpRequest) -> HttpResponse:
             )
             title = prompts()[chosen_key]["title"]
             messages.success(request, f"Your side of “{title}” is saved.")
-            return _done(request, f"{reverse('our_story')}?prompt={chosen_key}#story-form")
+            return _done(request, f"{reverse('our_story')}?prompt={chosen_key}", "#story-form")
     memories = story_memories(request, partner)
     chosen = memories.get(chosen_key)
     if form is None and chosen is not None:
         form = StoryForm(
             initial={"text": chosen.mine.text} if chosen.mine else None,
             partner_name=partner_name,
+            opened=chosen.theirs is not None,
         )
     ctx = {
         "chosen": chosen,
@@ -662,7 +675,6 @@ def our_story(request: HttpRequest) -> HttpResponse:
         "menu": prompt_menu(memories),
         "partner": partner,
         "partner_name": partner_name,
-        "guide_intro": guide("our_story").get("intro", ""),
     }
     status = 422 if form is not None and form.is_bound else 200
     return _rerender(request, "exercises/journal/our_story.html", "story-form", ctx, status)

@@ -107,24 +107,26 @@ class Session(models.Model):
 
 class EntryQuerySet(models.QuerySet["Entry"]):
     def visible_to(self, user) -> EntryQuerySet:
-        """What ``user`` may read: their own, shared ones, and sealed ones once both answered.
+        """What ``user`` may read: their own, shared ones, and a sealed one once
+        ``user`` has answered the same prompt too.
 
         The rule lives here so every view, fragment and export uses the same one.
+        It asks whether the *reader* has answered, not whether "someone else"
+        has: a sealed answer never opens for anyone who hasn't given their own.
         """
         no_session = Value(0)
-        partner_answered = (
-            Entry.objects.annotate(in_session=Coalesce("session_id", no_session))
-            .filter(
-                couple=OuterRef("couple"),
-                prompt_key=OuterRef("prompt_key"),
-                in_session=Coalesce(OuterRef("session_id"), no_session),
-            )
-            .exclude(author=OuterRef("author"))
+        reader_answered = Entry.objects.annotate(
+            in_session=Coalesce("session_id", no_session)
+        ).filter(
+            author=user,
+            couple=OuterRef("couple"),
+            prompt_key=OuterRef("prompt_key"),
+            in_session=Coalesce(OuterRef("session_id"), no_session),
         )
-        return self.annotate(answered_by_both=Exists(partner_answered)).filter(
+        return self.annotate(reader_answered=Exists(reader_answered)).filter(
             Q(author=user)
             | Q(visibility=Visibility.SHARED)
-            | Q(visibility=Visibility.SEALED, answered_by_both=True)
+            | Q(visibility=Visibility.SEALED, reader_answered=True)
         )
 
 

@@ -93,3 +93,16 @@ def test_the_export_has_only_my_own_answers(couple, alice, bob):
         exported = json.loads(logged_in(bob).get(reverse("export")).content)
     texts = [entry["text"] for entry in exported["exercises"]]
     assert texts == ["bob's words"]
+
+
+def test_a_sealed_answer_opens_only_for_a_reader_who_answered_too(couple, alice, bob):
+    """Someone else having answered (a former partner, say) is not enough."""
+    from tests.factories import UserFactory
+
+    former = UserFactory(display_name="Dana")
+    key = "daily:2026-12-02:d-001"
+    Entry.objects.create(couple=couple, author=alice, prompt_key=key, visibility="sealed", text="a")
+    Entry.objects.create(couple=couple, author=former, prompt_key=key, visibility="sealed", text="d")
+    assert not Entry.objects.visible_to(bob).exists()
+    Entry.objects.create(couple=couple, author=bob, prompt_key=key, visibility="sealed", text="b")
+    assert sorted(Entry.objects.visible_to(bob).values_list("text", flat=True)) == ["a", "b", "d"]
