@@ -224,18 +224,20 @@ def history(request: HttpRequest) -> HttpResponse:
 @require_GET
 def summary(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request, pk)
-    entries = (
+    flow = engine.flow_for(session)
+    labels = {}
+    for step in flow.steps(session):
+        labels.setdefault(engine.prompt_key(session, step), step.prompt or step.title)
+        labels.setdefault(f"{session.kind}:{step.key}-rating", step.prompt or step.title)
+    entries = list(
         Entry.objects.filter(session=session).visible_to(request.user).select_related("author")
     )
+    for entry in entries:
+        entry.label = labels.get(entry.prompt_key, "")
     return render(
         request,
         "exercises/summary.html",
-        {
-            "session": session,
-            "entries": entries,
-            "names": _names(request),
-            "ratings": engine.RATINGS,
-        },
+        {"session": session, "entries": entries, "ratings": engine.RATINGS},
     )
 
 

@@ -96,7 +96,7 @@ def week(couple: Couple, viewer, first_day: date) -> list[tuple[date, list[Slot]
     zone = viewer.zone
     start, _ = local_day_bounds(first_day, zone)
     _, end = local_day_bounds(first_day + timedelta(days=6), zone)
-    rituals = list(couple.rituals.all())
+    rituals = list(couple.rituals.filter(is_active=True))
     slots = slots_between(rituals, start, end, zone)
     days = [first_day + timedelta(days=offset) for offset in range(7)]
     return [(day, [s for s in slots if s.local_start.date() == day]) for day in days]

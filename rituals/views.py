@@ -184,7 +184,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "streak": agenda.streak(ritual, now, zone),
         "upcoming": upcoming,
         "muted_for_me": ritual.muted_by.filter(pk=request.user.pk).exists(),
-        "keep_form": KeepForm(),
+        "today": timezone.localdate(now, zone),
     }
     return render(request, "rituals/detail.html", ctx)
 
