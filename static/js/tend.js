@@ -43,6 +43,23 @@
       event.target.dataset.touched = "1";
     }
   });
+  // The ritual form: show only the schedule fields that fit "How often".
+  function showScheduleFields(root) {
+    root.querySelectorAll("select[name=frequency]").forEach(function (select) {
+      var form = select.form;
+      if (!form) return;
+      form.querySelectorAll("[data-show-for]").forEach(function (group) {
+        group.hidden = group.dataset.showFor !== select.value;
+      });
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("select[name=frequency]")) {
+      showScheduleFields(document);
+    }
+  });
+  document.addEventListener("DOMContentLoaded", function () { showScheduleFields(document); });
+
   document.addEventListener("click", onCopyClick);
   document.addEventListener("DOMContentLoaded", function () { detectTimeZone(document); });
   document.addEventListener("htmx:after:swap", function (event) {
