@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import json
+from importlib import import_module
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -45,6 +48,18 @@ def export(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def end_sessions_of(user_id: int) -> None:
+    """Log the user out everywhere: every stored session that belongs to them.
+
+    Sessions aren't indexed by user, so this reads them all; it runs only when
+    an account is deleted.
+    """
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for stored in Session.objects.iterator():
+        if str(stored.get_decoded().get(SESSION_KEY)) == str(user_id):
+            store(session_key=stored.session_key).delete()
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete_account(request: HttpRequest) -> HttpResponse:
@@ -56,6 +71,7 @@ def delete_account(request: HttpRequest) -> HttpResponse:
         with transaction.atomic():
             services.leave_couple(user)
             logout(request)
+            end_sessions_of(user.pk)
             user.delete()
         messages.info(request, "Your account and everything you wrote are deleted. Take care.")
         return redirect("dashboard")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
@@ -165,6 +166,9 @@ def leave_couple(user: User) -> None:
         mine = Membership.objects.active().select_related("couple").get(pk=mine.pk)
         now = timezone.now()
         _end(mine, now)
+        # The leaver's copy of the calendar address must stop showing the space:
+        # a new address for whoever stays (they copy it again).
+        Couple.objects.filter(pk=mine.couple_id).update(calendar_version=F("calendar_version") + 1)
         # Invitations the leaver made must not let anyone into a space they left.
         mine.couple.invitations.filter(
             invited_by=user, accepted_at__isnull=True, revoked_at__isnull=True

@@ -10,6 +10,10 @@ from accounts.models import zone_named
 from rituals.models import REMINDER_LEADS, Ritual
 from rituals.recurrence import ORDINALS, WEEKDAYS, Pattern, Schedule
 
+# Schedules are for living people: far-off years only break date arithmetic.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
+
 FREQUENCIES = [
     ("daily", "Every day"),
     ("weekly", "Every week, on the days I choose"),
@@ -108,6 +112,18 @@ class RitualForm(forms.ModelForm):
             nth_weekday=pattern.nth_weekday or "FR",
         )
 
+    def _clean_date(self, name: str) -> date | None:
+        value = self.cleaned_data.get(name)
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise forms.ValidationError(f"Choose a date between {EARLIEST.year} and {LATEST.year}.")
+        return value
+
+    def clean_start_date(self) -> date | None:
+        return self._clean_date("start_date")
+
+    def clean_end_date(self) -> date | None:
+        return self._clean_date("end_date")
+
     def clean_duration_minutes(self) -> int:
         value = self.cleaned_data["duration_minutes"]
         if not 1 <= value <= 240:
@@ -197,6 +213,13 @@ def default_start_date(zone_name: str) -> date:
 
 class KeepForm(forms.Form):
     occurrence = forms.DateTimeField(widget=forms.HiddenInput)
+
+    def clean_occurrence(self):
+        value = self.cleaned_data["occurrence"]
+        if not EARLIEST.year <= value.year <= LATEST.year:
+            raise forms.ValidationError("That isn't a time of this ritual.")
+        return value
+
     note = forms.CharField(
         label="A note (optional)",
         max_length=280,

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.contrib import messages
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import User
 from couples.access import couple_required
 from rituals import agenda, calendar, catalog, links
-from rituals.forms import KeepForm, RitualForm, default_start_date
+from rituals.forms import EARLIEST, LATEST, KeepForm, RitualForm, default_start_date
 from rituals.models import Completion, ReminderDelivery, Ritual, local_day_bounds
 from rituals.recurrence import describe_rule
 
@@ -191,9 +191,12 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _parse_before(raw: str | None) -> datetime | None:
     try:
-        return datetime.fromtimestamp(int(raw), tz=UTC) if raw else None
+        before = datetime.fromtimestamp(int(raw), tz=UTC) if raw else None
     except (ValueError, OverflowError, OSError):
         return None
+    if before is not None and not EARLIEST.year <= before.year <= LATEST.year:
+        return None
+    return before
 
 
 @couple_required
@@ -248,9 +251,11 @@ def _slot_response(request, ritual: Ritual, occurrence: datetime, status: int = 
     if status >= 400:
         return HttpResponse("That occurrence can't be marked.", status=status)
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, request.is_secure()
+    ):
         target = reverse("dashboard")
-    return redirect(target)
+    return HttpResponseRedirect(target)
 
 
 def _keepable(ritual: Ritual, occurrence: datetime, user: User) -> bool:
@@ -308,6 +313,7 @@ def week_view(request: HttpRequest) -> HttpResponse:
         start = date.fromisoformat(request.GET["start"])
     except (KeyError, ValueError):
         start = today
+    start = min(max(start, EARLIEST), LATEST)
     start -= timedelta(days=start.weekday())
     ctx = {
         "days": agenda.week(request.couple, request.user, start),
@@ -402,7 +408,12 @@ def mute_link(request: HttpRequest, token: str) -> HttpResponse:
         return _link_error(request)
     ritual = Ritual.objects.filter(pk=ritual_id).first()
     user = User.objects.filter(pk=user_id).first()
-    if ritual is None or user is None:
+    # Someone who has left the space learns nothing more of it from an old email.
+    if (
+        ritual is None
+        or user is None
+        or not ritual.couple.memberships.active().filter(user=user).exists()
+    ):
         return _link_error(request, status=404)
     if request.method == "POST":
         ritual.muted_by.add(user)

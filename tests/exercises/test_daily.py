@@ -101,8 +101,10 @@ def test_a_sealed_answer_opens_only_for_a_reader_who_answered_too(couple, alice,
 
     former = UserFactory(display_name="Dana")
     key = "daily:2026-12-02:d-001"
-    Entry.objects.create(couple=couple, author=alice, prompt_key=key, visibility="sealed", text="a")
-    Entry.objects.create(couple=couple, author=former, prompt_key=key, visibility="sealed", text="d")
+    for author, text in ((alice, "a"), (former, "d")):
+        Entry.objects.create(
+            couple=couple, author=author, prompt_key=key, visibility="sealed", text=text
+        )
     assert not Entry.objects.visible_to(bob).exists()
     Entry.objects.create(couple=couple, author=bob, prompt_key=key, visibility="sealed", text="b")
     assert sorted(Entry.objects.visible_to(bob).values_list("text", flat=True)) == ["a", "b", "d"]
