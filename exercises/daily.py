@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import zone_named
+from config.text import plain_text
 from couples.models import Couple
 from exercises.content import load
 from exercises.models import Entry, Visibility
@@ -61,7 +62,7 @@ def answer(couple: Couple, user, day: date, text: str) -> bool:
                 author=user,
                 prompt_key=key_for(day, question),
                 visibility=Visibility.SEALED,
-                text=text.strip()[:2000],
+                text=plain_text(text, 2000),
             )
     except IntegrityError:
         return False

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.text import plain_text
 from exercises.models import Entry, Session, Visibility
 
 
@@ -158,7 +159,7 @@ def save_entry(session: Session, step: Step, author_id: int, text: str, data=Non
         author_id=author_id,
         defaults={
             "couple_id": session.couple_id,
-            "text": text.strip()[:4000],
+            "text": plain_text(text, 4000),
             "data": data or {},
             "visibility": visibility or step.visibility,
         },

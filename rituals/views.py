@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
+from config.text import plain_text
 from couples.access import couple_required
 from rituals import agenda, calendar, catalog, links
 from rituals.forms import EARLIEST, LATEST, KeepForm, RitualForm, default_start_date
@@ -385,7 +386,7 @@ def done_link(request: HttpRequest, token: str) -> HttpResponse:
     ritual, user = delivery.ritual, delivery.recipient
     if request.method == "POST":
         together = request.POST.get("together") == "on"
-        note = request.POST.get("note", "")[:280]
+        note = plain_text(request.POST.get("note", ""), 280)
         mark_kept(ritual, delivery.occurrence_at, user, note, together)
         return render(request, "rituals/done_link.html", {"ritual": ritual, "recorded": True})
     ctx = {

@@ -6,6 +6,7 @@ The table must name every route of our apps: a new URL without a row fails
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -205,5 +206,7 @@ def test_an_outsider_never_sees_the_couple_on_his_pages(couple, charlie):
     client = logged_in(charlie)
     make_ritual(couple, title="Alice and Bob's walk")
     for name in ("dashboard", "leave", "profile", "join", "rituals", "ritual_week"):
-        page = client.get(reverse(name)).content
-        assert b"Alice" not in page and b"Bob" not in page
+        page = client.get(reverse(name)).content.decode()
+        # Random tokens and nonces could spell a name by chance: leave them out.
+        page = re.sub(r"[A-Za-z0-9_-]{20,}", "", page)
+        assert not re.search(r"\b(Alice|Bob)\b", page), name

@@ -1,0 +1,208 @@
+"""Security headers on every page, no inline script in any, HSTS in production."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import ROOT, logged_in
+from tests.test_access_matrix import MATRIX, url_for
+
+GET_ROUTES = sorted(name for name, route in MATRIX.items() if route.method == "get")
+ALLAUTH_PAGES = {
+    "account_login": None,
+    "account_signup": None,
+    "account_reset_password": None,
+    "account_email": "alice",
+    "account_change_password": "alice",
+    "account_logout": "alice",
+}
+ONE_YEAR = 31536000
+
+
+def directives(csp: str) -> dict[str, list[str]]:
+    parsed = {}
+    for part in csp.split(";"):
+        words = part.split()
+        if words:
+            parsed[words[0]] = words[1:]
+    return parsed
+
+
+def assert_security_headers(response, where: str) -> None:
+    csp = response.headers.get("Content-Security-Policy")
+    assert csp, f"{where} has no Content-Security-Policy"
+    policy = directives(csp)
+    script_src = policy.get("script-src", policy.get("default-src"))
+    assert script_src, where
+    assert "'unsafe-inline'" not in script_src, where
+    assert "'unsafe-eval'" not in script_src, where
+    assert policy["frame-ancestors"] == ["'none'"], where
+    assert policy["object-src"] == ["'none'"], where
+    assert policy["base-uri"] == ["'none'"], where
+    assert response.headers.get("X-Content-Type-Options") == "nosniff", where
+    assert response.headers.get("Referrer-Policy") == "same-origin", where
+    assert response.headers.get("X-Frame-Options") == "DENY", where
+
+
+class InlineCode(HTMLParser):
+    """Finds script without src, event-handler attributes and javascript: links."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = dict(attrs)
+        if tag == "script" and not names.get("src"):
+            self.found.append("<script> without src")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.found.append(f"<{tag} {name}=…>")
+            linked = name in ("href", "src", "action", "formaction") and value
+            if linked and value.strip().lower().startswith("javascript:"):
+                self.found.append(f"<{tag} {name}={value}>")
+
+
+def assert_no_inline_code(response, where: str) -> None:
+    if "text/html" not in response.headers.get("Content-Type", ""):
+        return
+    parser = InlineCode()
+    parser.feed(response.content.decode())
+    assert not parser.found, f"{where}: {parser.found}"
+
+
+@pytest.mark.parametrize("name", GET_ROUTES)
+def test_every_page_carries_the_security_headers(alice, pair_space, name):
+    route = MATRIX[name]
+    response = logged_in(alice).get(url_for(name, route, pair_space))
+    assert response.status_code == route.member
+    assert_security_headers(response, name)
+    assert_no_inline_code(response, name)
+
+
+@pytest.mark.parametrize("name", sorted(ALLAUTH_PAGES))
+def test_allauth_pages_carry_the_security_headers(alice, name):
+    user = ALLAUTH_PAGES[name]
+    client = logged_in(alice) if user else Client()
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert_security_headers(response, name)
+    assert_no_inline_code(response, name)
+
+
+def test_htmx_fragments_and_errors_carry_the_headers_too(alice, pair_space):
+    client = logged_in(alice)
+    responses = {
+        "poll": client.get(
+            reverse("exercise_poll", args=[pair_space["session"].pk]), HTTP_HX_REQUEST="true"
+        ),
+        "404": client.get("/no/such/page/"),
+        "405": client.put(reverse("rituals")),
+        "422": client.post(reverse("ritual_new"), {}),
+    }
+    for name, response in responses.items():
+        assert_security_headers(response, name)
+        assert_no_inline_code(response, name)
+
+
+def test_the_nonce_changes_with_every_response(alice):
+    client = logged_in(alice)
+    first = directives(client.get("/").headers["Content-Security-Policy"])["script-src"]
+    second = directives(client.get("/").headers["Content-Security-Policy"])["script-src"]
+    nonces = [next(w for w in src if w.startswith("'nonce-")) for src in (first, second)]
+    assert nonces[0] != nonces[1]
+
+
+def test_private_downloads_are_not_cached_or_sniffed(alice, pair_space):
+    response = logged_in(alice).get(reverse("export"))
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+
+
+# ---------- production: HSTS over HTTPS ----------
+
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "x" * 50,
+    "ALLOWED_HOSTS": "testserver",
+    "SITE_URL": "https://testserver",
+    "SMTP_HOST": "localhost",
+}
+# collectstatic runs in the image build (Dockerfile); here the pages render
+# with plain static storage, which changes nothing about the headers.
+PRODUCTION_PROBE = """
+import json
+from django.test import Client, override_settings
+storages = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+out = {}
+with override_settings(STORAGES=storages):
+    client = Client(raise_request_exception=False)
+    for path in ("/healthz", "/accounts/login/"):
+        https = client.get(path, secure=True)
+        http = client.get(path)
+        out[path] = {
+            "status": https.status_code,
+            "hsts": https.headers.get("Strict-Transport-Security", ""),
+            "http_status": http.status_code,
+            "http_location": http.headers.get("Location", ""),
+            "http_hsts": http.headers.get("Strict-Transport-Security", ""),
+            "secure_cookies": {k: bool(v["secure"]) for k, v in https.cookies.items()},
+        }
+print("PROBE " + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def production_probe() -> dict:
+    drop = {"DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL", "REDIS_URL", "TEST_DATABASE_NAME"}
+    env = {k: v for k, v in os.environ.items() if k not in drop} | PRODUCTION_ENV
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", PRODUCTION_PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    line = next((x for x in result.stdout.splitlines() if x.startswith("PROBE ")), None)
+    assert line, result.stdout + result.stderr
+    return json.loads(line.removeprefix("PROBE "))
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/accounts/login/"])
+def test_production_sends_hsts_for_a_year_over_https(production_probe, path):
+    probe = production_probe[path]
+    assert probe["status"] == 200
+    parts = [part.strip() for part in probe["hsts"].split(";")]
+    max_age = next(int(part.removeprefix("max-age=")) for part in parts if "max-age" in part)
+    assert max_age >= ONE_YEAR
+    assert "includeSubDomains" in parts
+    # No HSTS over plain HTTP (RFC 6797 §7.2): the page redirects to HTTPS instead.
+    assert probe["http_hsts"] == ""
+
+
+def test_production_redirects_plain_http_except_the_health_check(production_probe):
+    assert production_probe["/healthz"]["http_status"] == 200
+    login = production_probe["/accounts/login/"]
+    assert login["http_status"] == 301
+    assert login["http_location"] == "https://testserver/accounts/login/"
+
+
+def test_production_cookies_are_secure(production_probe):
+    cookies = production_probe["/accounts/login/"]["secure_cookies"]
+    assert cookies, "the login page sets its CSRF cookie"
+    assert all(cookies.values()), cookies
