@@ -217,6 +217,9 @@ def send_delivery(delivery_id: int) -> str:
     3. Send; on success mark sent. A transient SMTP error puts the row back
        to pending with a backoff; a permanent one, or too many attempts,
        marks it failed.
+    4. Every write after the claim names this claim (status sending, claimed
+       at ``now``): a worker that was frozen past STALE_SENDING, whose row was
+       reopened and sent by another, changes nothing when it wakes.
     """
     from rituals.emails import send_reminder
 
@@ -225,13 +228,13 @@ def send_delivery(delivery_id: int) -> str:
         return "not-claimed"
     delivery = ReminderDelivery.objects.select_related("ritual", "recipient").get(pk=delivery_id)
     if delivery.occurrence_at <= now:
-        return _finish(delivery, Status.SKIPPED, "the ritual had already started")
+        return _finish(delivery, now, Status.SKIPPED, "the ritual had already started")
     try:
         send_reminder(delivery)
     except Exception as error:  # every outcome is recorded on the row
         message = f"{type(error).__name__}: {error}"[:1000]
         if is_transient(error) and delivery.attempts < MAX_ATTEMPTS:
-            ReminderDelivery.objects.filter(pk=delivery.pk).update(
+            _mine(delivery, now).update(
                 status=Status.PENDING,
                 last_error=message,
                 next_attempt_at=now + backoff(delivery.attempts),
@@ -239,12 +242,19 @@ def send_delivery(delivery_id: int) -> str:
             log.warning("reminder %s: transient failure, will retry: %s", delivery.pk, message)
             return Status.PENDING
         log.error("reminder %s failed: %s", delivery.pk, message)
-        return _finish(delivery, Status.FAILED, message)
-    return _finish(delivery, Status.SENT, "")
+        return _finish(delivery, now, Status.FAILED, message)
+    return _finish(delivery, now, Status.SENT, "")
 
 
-def _finish(delivery: ReminderDelivery, status: str, error: str) -> str:
-    ReminderDelivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
+def _mine(delivery: ReminderDelivery, claimed_at: datetime):
+    """The row, only while it is still this worker's claim."""
+    return ReminderDelivery.objects.filter(
+        pk=delivery.pk, status=Status.SENDING, claimed_at=claimed_at
+    )
+
+
+def _finish(delivery: ReminderDelivery, claimed_at: datetime, status: str, error: str) -> str:
+    _mine(delivery, claimed_at).update(
         status=status,
         last_error=error,
         sent_at=timezone.now() if status == Status.SENT else None,
