@@ -31,7 +31,10 @@
     var active = document.activeElement;
     typed.__focus = active && active.id ? active.id : null;
   });
-  document.addEventListener("htmx:after:swap", function () {
+  document.addEventListener("htmx:after:swap", function (event) {
+    // htmx 4 fires the swap events for a 204 poll too (swap "none"): nothing
+    // was redrawn, and restarting the timers would reset them to the last render.
+    if (event.detail.ctx && event.detail.ctx.swap === "none") return;
     Object.keys(typed).forEach(function (id) {
       if (id === "__focus") return;
       var field = document.getElementById(id);
