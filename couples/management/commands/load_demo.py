@@ -44,6 +44,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             sam, alex = (demo_user(*person) for person in DEMO_PEOPLE)
             couple, created = shared_space(sam, alex)
+            demo_rituals(couple, sam, alex)
 
         state = "created" if created else "already in place"
         self.stdout.write(f'Demo space "{couple}" {state}. Log in as either partner:')
@@ -82,3 +83,45 @@ def shared_space(first: User, second: User) -> tuple[Couple, bool]:
     couple = services.create_space(first, name=DEMO_SPACE_NAME)
     Membership.objects.create(couple=couple, user=second, seat=2)
     return couple, True
+
+
+DEMO_RITUALS = ["daily-check-in", "after-dinner-walk", "weekly-check-in"]
+
+
+def demo_rituals(couple: Couple, sam: User, alex: User) -> None:
+    """A few rituals from the catalog, the walk kept together yesterday, once."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rituals import catalog
+    from rituals.models import Completion, Ritual
+
+    if couple.rituals.exists():
+        return
+    now = timezone.now()
+    for key in DEMO_RITUALS:
+        template = catalog.get(key)
+        if template is None:
+            continue
+        ritual = Ritual(
+            couple=couple,
+            template_key=key,
+            title=template.title,
+            description=template.why,
+            how_to=template.how_to,
+            prompt=template.prompt,
+            rrule=template.rrule,
+            start_date=timezone.localdate(now, sam.zone) - timedelta(days=14),
+            start_time=template.time,
+            time_zone=couple.time_zone,
+            duration_minutes=template.duration_minutes,
+            reminder_lead_minutes=template.reminder_lead_minutes,
+            created_by=sam,
+        )
+        ritual.plan_next_reminder(now)
+        ritual.save()
+        for occurrence in ritual.schedule.previous_before(now - timedelta(days=1), 3):
+            Completion.objects.create(
+                ritual=ritual, occurrence_at=occurrence, user=alex, together=True
+            )
