@@ -127,7 +127,9 @@ def claim_batch(now: datetime, result: TickResult) -> int:
                 ritual__in=due, status=Status.PENDING, created_at=now
             ).values_list("pk", flat=True)
         )
-        transaction.on_commit(lambda: enqueue(pending_ids))
+        # robust: a broker outage must not stop the tick's other batches; the rows
+        # are committed and requeue_lost queues them again.
+        transaction.on_commit(lambda: enqueue(pending_ids), robust=True)
         result.rituals += len(due)
         result.queued += pending_ids
     return len(due)
@@ -154,9 +156,16 @@ def save_schedules(rituals: list[Ritual]) -> None:
 
 def requeue_lost(now: datetime) -> int:
     """Queue again the pending rows whose trigger never ran, and reopen abandoned sends."""
-    reopened = ReminderDelivery.objects.filter(
+    stale = ReminderDelivery.objects.filter(
         status=Status.SENDING, claimed_at__lte=now - STALE_SENDING
-    ).update(status=Status.PENDING, next_attempt_at=now, last_error="worker stopped mid-send")
+    )
+    # A send that keeps killing its worker must not be retried forever.
+    stale.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=Status.FAILED, next_attempt_at=None, last_error="worker stopped mid-send, repeatedly"
+    )
+    reopened = stale.filter(attempts__lt=MAX_ATTEMPTS).update(
+        status=Status.PENDING, next_attempt_at=now, last_error="worker stopped mid-send"
+    )
     if reopened:
         log.warning("reopened %d abandoned sends", reopened)
     with transaction.atomic():
@@ -166,7 +175,7 @@ def requeue_lost(now: datetime) -> int:
             .values_list("pk", flat=True)[:BATCH_SIZE]
         )
         ReminderDelivery.objects.filter(pk__in=ids).update(next_attempt_at=now + REQUEUE_AFTER)
-        transaction.on_commit(lambda: enqueue(ids))
+        transaction.on_commit(lambda: enqueue(ids), robust=True)
     return len(ids)
 
 

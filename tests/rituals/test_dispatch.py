@@ -238,3 +238,23 @@ def test_two_ticks_at_once_write_no_duplicates(couple):
     assert ReminderDelivery.objects.count() == 2 * len(walks)
     assert ReminderDelivery.objects.filter(status=Status.SENT).count() == 2 * len(walks)
     assert len(mail.outbox) == 2 * len(walks)
+
+
+def test_a_send_that_keeps_killing_its_worker_is_given_up(walk, django_capture_on_commit_callbacks):
+    walk.reminder_lead_minutes = 1440
+    walk.plan_next_reminder(REMINDER_DUE - timedelta(days=2))
+    walk.save()
+    due = walk.next_reminder_at
+    with (
+        time_machine.travel(due, tick=False),
+        django_capture_on_commit_callbacks(execute=False),
+    ):
+        crashed = dispatch.dispatch_due_reminders().queued[0]
+    at = due
+    for _ in range(dispatch.MAX_ATTEMPTS):
+        with time_machine.travel(at, tick=False):
+            assert dispatch.claim_delivery(crashed, at)  # ... and the worker dies again
+        at += dispatch.STALE_SENDING
+        tick(at, lambda execute: django_capture_on_commit_callbacks(execute=False))
+    delivery = ReminderDelivery.objects.get(pk=crashed)
+    assert (delivery.status, delivery.attempts) == ("failed", dispatch.MAX_ATTEMPTS)
