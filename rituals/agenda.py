@@ -115,11 +115,18 @@ def streak(ritual: Ritual, now: datetime, zone: ZoneInfo) -> int:
         return 0
     start_of_today, end_of_today = local_day_bounds(timezone.localdate(now, zone), zone)
     count = 0
-    for occurrence in ritual.schedule.previous_before(end_of_today, limit=len(kept) + 3):
-        if occurrence in kept:
-            count += 1
-        elif occurrence >= start_of_today:
-            continue
-        else:
-            break
-    return count
+    before = end_of_today
+    # Walk back in pages of a month: most streaks end long before the first
+    # completion, and each page costs one pass of the rule.
+    while True:
+        page = ritual.schedule.previous_before(before, 31)
+        for occurrence in page:
+            if occurrence in kept:
+                count += 1
+            elif occurrence >= start_of_today:
+                continue
+            else:
+                return count
+        if len(page) < 31:
+            return count
+        before = page[-1]

@@ -264,3 +264,14 @@ def test_todays_occurrence_is_in_the_history_before_it_starts(couple, alice, ali
     assert re.search(r'streak__count">1<', page)
     assert f'datetime="{TODAYS_WALK.astimezone(ritual.zone).isoformat()}"' in page
     assert "You marked it kept" in page
+
+
+def test_a_streak_longer_than_a_month_is_counted_whole(couple, bob, frozen):
+    from rituals.agenda import streak
+
+    ritual = make_ritual(couple, start_date=date(2026, 9, 1))
+    for days_ago in range(1, 41):
+        Completion.objects.create(
+            ritual=ritual, occurrence_at=TODAYS_WALK - timedelta(days=days_ago), user=bob
+        )
+    assert streak(ritual, NOW, ritual.zone) == 40
