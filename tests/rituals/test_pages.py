@@ -270,8 +270,7 @@ def test_a_streak_longer_than_a_month_is_counted_whole(couple, bob, frozen):
     from rituals.agenda import streak
 
     ritual = make_ritual(couple, start_date=date(2026, 9, 1))
-    for days_ago in range(1, 41):
-        Completion.objects.create(
-            ritual=ritual, occurrence_at=TODAYS_WALK - timedelta(days=days_ago), user=bob
-        )
+    # the 40 before today, across the end of summer time on 25 October
+    for occurrence in ritual.schedule.previous_before(TODAYS_WALK, 40):
+        Completion.objects.create(ritual=ritual, occurrence_at=occurrence, user=bob)
     assert streak(ritual, NOW, ritual.zone) == 40
