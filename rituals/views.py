@@ -21,7 +21,8 @@ from rituals.forms import EARLIEST, LATEST, KeepForm, RitualForm, default_start_
 from rituals.models import Completion, ReminderDelivery, Ritual, local_day_bounds
 from rituals.recurrence import describe_rule
 
-HISTORY_PAGE = 30
+# Two weeks of a daily ritual per page; "Earlier" pages back.
+HISTORY_PAGE = 14
 
 
 def get_ritual_for(request: HttpRequest, pk: int) -> Ritual:

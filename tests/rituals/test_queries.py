@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from rituals.models import Completion
+from rituals.views import HISTORY_PAGE
 from tests.factories import make_ritual
 
 NOW = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
@@ -71,12 +72,12 @@ def test_the_history_pages_back(couple, alice, bob, alice_client):
     ritual = with_history(couple, alice, bob, 100)
     with time_machine.travel(NOW, tick=False):
         page = alice_client.get(reverse("ritual_detail", args=[ritual.pk])).content.decode()
-        assert page.count('class="slot') >= 30
+        assert page.count('class="slot') >= HISTORY_PAGE
         older = page.split('href="?before=')[1].split('"')[0]
         earlier = alice_client.get(reverse("ritual_detail", args=[ritual.pk]), {"before": older})
     assert earlier.status_code == 200
     first_times = re.findall(r'slot__time" datetime="([^"]+)"', page)
     earlier_times = re.findall(r'slot__time" datetime="([^"]+)"', earlier.content.decode())
-    assert len(first_times) == 30 and earlier_times
+    assert len(first_times) == HISTORY_PAGE and earlier_times
     oldest_first = datetime.fromisoformat(first_times[-1])
     assert all(datetime.fromisoformat(t) < oldest_first for t in earlier_times)
