@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from accounts.models import User
 from couples.models import Couple
 from rituals.models import Completion, Ritual, local_day_bounds
 
@@ -39,11 +41,14 @@ class Slot:
 def completions_between(rituals: list[Ritual], start: datetime, end: datetime):
     """Completions of these rituals in [start, end), grouped by (ritual, occurrence)."""
     grouped: dict[tuple[int, datetime], list[Completion]] = defaultdict(list)
+    # The author's name by a subquery per row rather than a join: PostgreSQL
+    # misjudged the join and hashed the whole users table for three rows.
+    author_name = User.objects.filter(pk=OuterRef("user_id")).values("display_name")[:1]
     rows = (
         Completion.objects.filter(
             ritual__in=rituals, occurrence_at__gte=start, occurrence_at__lt=end
         )
-        .select_related("user")
+        .annotate(author_name=Subquery(author_name))
         .order_by("created_at")
     )
     for completion in rows:
