@@ -30,24 +30,7 @@ os.environ.setdefault("DEBUG", "true")
 os.environ["CELERY_BROKER_URL"] = "memory://"  # the tick's triggers are counted, not consumed
 
 
-def ensure_database(url: str) -> None:
-    import psycopg
-    from dj_database_url import parse
-
-    config = parse(url)
-    name = config["NAME"]
-    admin = psycopg.connect(
-        host=config["HOST"] or "127.0.0.1",
-        port=config["PORT"] or 5432,
-        user=config["USER"] or "postgres",
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-    with admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            admin.execute(f'CREATE DATABASE "{name}"')
+from common import ensure_database  # noqa: E402 (benchmarks/ is the script's folder)
 
 
 def setup_django() -> None:

@@ -49,6 +49,9 @@ SETTLE_TIMEOUT = 300.0
 SCENARIO_TIMEOUT = 900.0
 
 
+from common import ensure_database  # noqa: E402 (benchmarks/ is the script's folder)
+
+
 def setup_django() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgres"):
@@ -63,25 +66,6 @@ def setup_django() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-    from dj_database_url import parse
-
-    config = parse(url)
-    admin = psycopg.connect(
-        host=config["HOST"] or "127.0.0.1",
-        port=config["PORT"] or 5432,
-        user=config["USER"] or "postgres",
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-    with admin:
-        name = config["NAME"]
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(f'CREATE DATABASE "{name}"')
 
 
 TABLES = [

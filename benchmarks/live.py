@@ -63,6 +63,9 @@ LATE_AFTER = 0.25  # a poll sent this much after its slot counts as late
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+from common import ensure_database  # noqa: E402 (benchmarks/ is the script's folder)
+
+
 def server_env() -> dict[str, str]:
     """Production-like settings: DEBUG off, so the checks of a real deployment apply."""
     return {
@@ -80,25 +83,6 @@ def server_env() -> dict[str, str]:
 
 
 # --- database and sessions --------------------------------------------------
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-    from dj_database_url import parse
-
-    config = parse(url)
-    admin = psycopg.connect(
-        host=config["HOST"] or HOST,
-        port=config["PORT"] or 5432,
-        user=config["USER"] or "postgres",
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-    with admin:
-        name = config["NAME"]
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django() -> None:
