@@ -565,6 +565,13 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes of the machine have used (from /proc/stat), idle excluded."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def database_cpu() -> dict[int, float]:
     """CPU seconds so far of each PostgreSQL backend serving this database (not this process)."""
     from django.db import connection
@@ -738,16 +745,21 @@ def main() -> None:
                     server_cpu = cpu_seconds(gunicorn.process.pid)
                     db_cpu = database_cpu()
                     own_cpu = time.process_time()
+                    busy = machine_busy_seconds()
                     results[phase] = asyncio.run(run_phase(phase, port, users, args.duration, args))
                     cpu[phase] = (
                         cpu_seconds(gunicorn.process.pid) - server_cpu,
                         database_cpu_since(db_cpu),
                         time.process_time() - own_cpu,
                     )
+                    # Everything else the machine did meanwhile: other people's work.
+                    others = machine_busy_seconds() - busy - sum(cpu[phase])
+                    app, database, generator = cpu[phase]
+                    available = os.cpu_count() * args.duration
                     print(
-                        f"  {phase:<10} done ({before} before, {load_text()} after; CPU s: "
-                        f"gunicorn {cpu[phase][0]:.1f}, PostgreSQL {cpu[phase][1]:.1f}, "
-                        f"load generator {cpu[phase][2]:.1f})",
+                        f"  {phase:<10} done ({before} before; CPU s: gunicorn {app:.1f}, "
+                        f"PostgreSQL {database:.1f}, load generator {generator:.1f}, "
+                        f"other processes {max(others, 0):.1f}, of {available:.0f})",
                         flush=True,
                     )
             print()
