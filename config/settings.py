@@ -136,7 +136,10 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
-            "builtins": ["exercises.templatetags.exercises_tags"],
+            "builtins": [
+                "exercises.templatetags.exercises_tags",
+                "couples.templatetags.couple_fragments",
+            ],
         },
     },
 ]

@@ -7,6 +7,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from couples import fragments
 from couples.models import Couple, Invitation, Membership
 
 Problem = Invitation.Problem
@@ -20,6 +21,17 @@ class PairingError(Exception):
 
 def active_membership(user: User) -> Membership | None:
     return Membership.objects.active().select_related("couple").filter(user=user).first()
+
+
+def active_members(user: User) -> list[Membership]:
+    """Both seats of the user's space (with couple and users), in one query; [] if none."""
+    mine = Membership.objects.active().filter(user=user).values("couple_id")
+    return list(
+        Membership.objects.active()
+        .filter(couple__in=mine)
+        .select_related("couple", "user")
+        .order_by("seat")
+    )
 
 
 def create_space(user: User, name: str = "") -> Couple:
@@ -51,6 +63,7 @@ def _archive(couple: Couple, now) -> None:
 def _end(membership: Membership, now) -> None:
     membership.left_at = now
     membership.save(update_fields=["left_at"])
+    fragments.changed(membership.couple_id)
 
 
 def accept_invitation(user: User, invitation_id: int) -> Couple:
@@ -145,6 +158,7 @@ def _accept_locked(user: User, invitation_id: int) -> Couple:
         taken = {m.seat for m in members}
         seat = 1 if 1 not in taken else 2
     Membership.objects.create(couple=couple, user=user, seat=seat)
+    fragments.changed(couple.pk)
 
     invitation.accepted_at = now
     invitation.accepted_by = user

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
@@ -49,24 +50,27 @@ def _remember_secrets(request: HttpRequest, invitation: Invitation, token: str, 
     request.session[FRESH_KEY] = {"id": invitation.pk, "token": token, "code": code}
 
 
-def dashboard_context(request: HttpRequest) -> dict:
-    couple = request.couple
-    members = list(couple.memberships.active().select_related("user").order_by("seat"))
-    partner = next((m.user for m in members if m.user_id != request.user.pk), None)
+def dashboard_context(request: HttpRequest, members: list | None = None) -> dict:
+    """The dashboard's context. Its two busy regions are cached fragments
+    (``couples.fragments``): their data is lazy, read only on a miss."""
+    couple, user = request.couple, request.user
+    if members is None:
+        members = services.active_members(user)
+    partner = next((m.user for m in members if m.user_id != user.pk), None)
     invitation = None
     if partner is None:
         invitation = couple.invitations.pending().order_by("-created_at").first()
     now = timezone.now()
     return {
         "couple": couple,
-        "agenda": dashboard_agenda(couple, request.user, now),
-        "today": timezone.localdate(now, request.user.zone),
+        "agenda": SimpleLazyObject(lambda: dashboard_agenda(couple, user, now)),
+        "exercises": SimpleLazyObject(lambda: dashboard_sessions(couple, user)),
+        "today": timezone.localdate(now, user.zone),
         "members": members,
         "partner": partner,
         "invitation": invitation,
         "secrets": _fresh_secrets(request, invitation),
-        "invite_form": InviteForm(user=request.user),
-        **dashboard_sessions(couple, request.user),
+        "invite_form": InviteForm(user=user),
     }
 
 
@@ -74,7 +78,8 @@ def dashboard_context(request: HttpRequest) -> dict:
 def dashboard(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "landing.html")
-    membership = services.active_membership(request.user)
+    members = services.active_members(request.user)
+    membership = next((m for m in members if m.user_id == request.user.pk), None)
     if membership is None:
         return render(
             request,
@@ -82,7 +87,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             {"space_form": SpaceForm(), "code_form": CodeForm()},
         )
     request.membership, request.couple = membership, membership.couple
-    return render(request, "couples/dashboard.html", dashboard_context(request))
+    return render(request, "couples/dashboard.html", dashboard_context(request, members))
 
 
 @login_required

@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from couples import fragments
 from couples.models import Couple
 
 
@@ -82,6 +83,11 @@ class Session(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_status_display()})"
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        # The dashboard's cached "exercises" region shows the live and latest sessions.
+        fragments.changed(self.couple_id)
 
     @property
     def is_active(self) -> bool:

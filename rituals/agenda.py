@@ -74,6 +74,17 @@ def slots_between(
     return slots
 
 
+def slot_at(ritual: Ritual, occurrence: datetime, zone: ZoneInfo) -> Slot:
+    """One occurrence (already known to be one of the ritual's) with its marks."""
+    grouped = completions_between([ritual], occurrence, occurrence + timedelta(seconds=1))
+    return Slot(
+        ritual=ritual,
+        occurrence_at=occurrence,
+        local_start=occurrence.astimezone(zone),
+        completions=grouped.get((ritual.pk, occurrence), []),
+    )
+
+
 @dataclass
 class Agenda:
     today: list[Slot]
@@ -88,11 +99,12 @@ def dashboard_agenda(couple: Couple, viewer, now: datetime | None = None, days: 
     today = timezone.localdate(now, zone)
     start, end_of_today = local_day_bounds(today, zone)
     _, horizon = local_day_bounds(today + timedelta(days=days - 1), zone)
-    rituals = list(couple.rituals.filter(is_active=True))
-    slots = slots_between(rituals, start, horizon, zone)
+    rituals = list(couple.rituals.all())
+    slots = slots_between([r for r in rituals if r.is_active], start, horizon, zone)
     return Agenda(
         today=[s for s in slots if s.occurrence_at < end_of_today],
         upcoming=[s for s in slots if s.occurrence_at >= end_of_today][:6],
+        # paused ones count: "no rituals yet" would be wrong for a couple resting
         has_rituals=bool(rituals),
     )
 

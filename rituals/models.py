@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import zone_named
+from couples import fragments
 from couples.models import Couple
 from rituals.recurrence import Schedule
 
@@ -72,6 +73,18 @@ class Ritual(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    # What a ritual shows (title, schedule, paused) is on the couple's cached
+    # pages; any save or delete makes those stale. (The reminder tick's bulk
+    # updates of the next-due columns change nothing shown and skip this.)
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        fragments.changed(self.couple_id)
+
+    def delete(self, *args, **kwargs):
+        deleted = super().delete(*args, **kwargs)
+        fragments.changed(self.couple_id)
+        return deleted
 
     @property
     def zone(self) -> ZoneInfo:

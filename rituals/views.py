@@ -3,18 +3,20 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
 from config.text import plain_text
+from couples import fragments
 from couples.access import couple_required
 from rituals import agenda, calendar, catalog, links
 from rituals.forms import EARLIEST, LATEST, KeepForm, RitualForm, default_start_date
@@ -26,7 +28,19 @@ HISTORY_PAGE = 14
 
 
 def get_ritual_for(request: HttpRequest, pk: int) -> Ritual:
-    return get_object_or_404(Ritual, pk=pk, couple=request.couple)
+    """The ritual if it is in the requester's space; 404 for anyone else.
+
+    Behind ``couple_required`` it filters by ``request.couple``. Keeping and
+    undoing, the busiest writes, skip that decorator: the same rule is then
+    one join through the requester's active membership, in the same query.
+    """
+    couple = getattr(request, "couple", None)
+    if couple is not None:
+        return get_object_or_404(Ritual, pk=pk, couple=couple)
+    mine = Ritual.objects.filter(
+        couple__memberships__user=request.user, couple__memberships__left_at__isnull=True
+    )
+    return get_object_or_404(mine, pk=pk)
 
 
 def _render(request, template: str, partial: str, ctx: dict, status: int = 200):
@@ -163,32 +177,48 @@ def preview(request: HttpRequest) -> HttpResponse:
 @couple_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A ritual, its streak and its history. The streak, the buttons and the
+    history are cached fragments (``couples.fragments``): what they read is
+    lazy and read only on a miss."""
     ritual = get_ritual_for(request, pk)
     now = timezone.now()
     zone = request.user.zone
-    # History runs to the end of the viewer's today, so today's occurrence
-    # shows (and can be marked) even before its start time.
-    _, end_of_today = local_day_bounds(timezone.localdate(now, zone), zone)
-    before = _parse_before(request.GET.get("before")) or end_of_today
-    past = ritual.schedule.previous_before(min(before, end_of_today), HISTORY_PAGE)
-    history = []
-    if past:
-        history = agenda.slots_between([ritual], past[-1], past[0] + timedelta(seconds=1), zone)
-        history.reverse()
+    today = timezone.localdate(now, zone)
+    before = _parse_before(request.GET.get("before"))
     upcoming = (
         [o.astimezone(zone) for o in ritual.schedule.first_n(3, now)] if ritual.is_active else []
     )
     ctx = {
         "ritual": ritual,
         "rule_text": describe_rule(ritual.rrule),
-        "history": history,
-        "older": int(past[-1].timestamp()) if len(past) == HISTORY_PAGE else None,
-        "streak": agenda.streak(ritual, now, zone),
+        "history": SimpleLazyObject(lambda: _history_page(ritual, before, today, zone)),
+        "before": int(before.timestamp()) if before else "",
+        "streak": SimpleLazyObject(lambda: agenda.streak(ritual, now, zone)),
         "upcoming": upcoming,
-        "muted_for_me": ritual.muted_by.filter(pk=request.user.pk).exists(),
-        "today": timezone.localdate(now, zone),
+        "muted_for_me": SimpleLazyObject(
+            lambda: ritual.muted_by.filter(pk=request.user.pk).exists()
+        ),
+        "today": today,
     }
     return render(request, "rituals/detail.html", ctx)
+
+
+def _history_page(ritual: Ritual, before: datetime | None, today: date, zone) -> dict:
+    """One page of past occurrences, newest first, and where the next page starts.
+
+    History runs to the end of the viewer's today, so today's occurrence
+    shows (and can be marked) even before its start time.
+    """
+    _, end_of_today = local_day_bounds(today, zone)
+    past = ritual.schedule.previous_before(min(before or end_of_today, end_of_today), HISTORY_PAGE)
+    slots = []
+    if past:
+        slots = agenda.slots_between([ritual], past[-1], past[0] + timedelta(seconds=1), zone)
+        slots.reverse()
+    return {
+        "slots": slots,
+        "older": int(past[-1].timestamp()) if len(past) == HISTORY_PAGE else None,
+    }
 
 
 def _parse_before(raw: str | None) -> datetime | None:
@@ -229,6 +259,7 @@ def toggle_nudges(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(
             request, "No more emails to you for this ritual. Your partner's stay as they are."
         )
+    fragments.changed(ritual.couple_id)
     return redirect("ritual_detail", pk=ritual.pk)
 
 
@@ -243,15 +274,16 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "rituals/delete.html", {"ritual": ritual})
 
 
-def _slot_response(request, ritual: Ritual, occurrence: datetime, status: int = 200, form=None):
-    """The occurrence's row, as the dashboard and the ritual page show it."""
-    zone = request.user.zone
-    slots = agenda.slots_between([ritual], occurrence, occurrence + timedelta(seconds=1), zone)
-    if request.htmx and slots:
-        ctx = {"slot": slots[0], "today": timezone.localdate(timezone.now(), zone)}
-        return render(request, "rituals/_slot.html", ctx, status=status)
-    if status >= 400:
-        return HttpResponse("That occurrence can't be marked.", status=status)
+def _slot_response(request, ritual: Ritual, occurrence: datetime) -> HttpResponse:
+    """The occurrence's row, as the dashboard and the ritual page show it
+    (htmx), or back to the page the form was on."""
+    if request.htmx:
+        zone = request.user.zone
+        ctx = {
+            "slot": agenda.slot_at(ritual, occurrence, zone),
+            "today": timezone.localdate(timezone.now(), zone),
+        }
+        return render(request, "rituals/_slot.html", ctx)
     target = request.POST.get("next", "")
     if not target.startswith("/") or not url_has_allowed_host_and_scheme(
         target, {request.get_host()}, request.is_secure()
@@ -268,7 +300,7 @@ def _keepable(ritual: Ritual, occurrence: datetime, user: User) -> bool:
     return timezone.localdate(occurrence, user.zone) <= today
 
 
-@couple_required
+@login_required
 @require_POST
 def keep(request: HttpRequest, pk: int) -> HttpResponse:
     ritual = get_ritual_for(request, pk)
@@ -283,27 +315,33 @@ def keep(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def mark_kept(ritual: Ritual, occurrence: datetime, user: User, note: str, together: bool) -> None:
-    try:
-        with transaction.atomic():
-            Completion.objects.update_or_create(
-                ritual=ritual,
-                occurrence_at=occurrence,
-                user=user,
-                defaults={"note": note, "together": together},
+    """One statement: a new mark, or the partner's note and "together" updated.
+
+    A double click that races itself ends as one mark with the later values.
+    """
+    Completion.objects.bulk_create(
+        [
+            Completion(
+                ritual=ritual, occurrence_at=occurrence, user=user, note=note, together=together
             )
-    except IntegrityError:
-        pass  # a double click raced itself: the first one counts
+        ],
+        update_conflicts=True,
+        unique_fields=["ritual", "occurrence_at", "user"],
+        update_fields=["note", "together"],
+    )
+    fragments.changed(ritual.couple_id)
 
 
-@couple_required
+@login_required
 @require_POST
 def unkeep(request: HttpRequest, pk: int) -> HttpResponse:
     ritual = get_ritual_for(request, pk)
     form = KeepForm(request.POST)
-    if not form.is_valid():
+    if not form.is_valid() or not ritual.is_occurrence(form.cleaned_data["occurrence"]):
         return HttpResponse("That occurrence can't be changed.", status=422)
     occurrence = form.cleaned_data["occurrence"]
     Completion.objects.filter(ritual=ritual, occurrence_at=occurrence, user=request.user).delete()
+    fragments.changed(ritual.couple_id)
     return _slot_response(request, ritual, occurrence)
 
 

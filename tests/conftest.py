@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -19,21 +20,34 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "var" / "test-artifacts"
 
 
-def _clear_rate_limits() -> None:
-    """Forget rate-limit counters between tests without flushing the broker's Redis."""
+def _clear_cache(*patterns: str) -> None:
+    """Forget cached keys matching ``patterns`` without flushing the Redis
+    database the Celery broker shares."""
     backend = cache._cache if hasattr(cache, "_cache") else None
     client_factory = getattr(backend, "get_client", None)
-    if client_factory is None:
-        cache.clear()
+    if client_factory is None:  # LocMemCache: stored keys are ":<version>:<key>"
+        for stored in [k for k in backend if any(fnmatch(k, p) for p in patterns)]:
+            cache.delete(stored.split(":", 2)[2])
         return
     client = client_factory(write=True)
-    for key in client.scan_iter(match="*rl:*"):
-        client.delete(key)
+    for pattern in patterns:
+        for key in client.scan_iter(match=pattern):
+            client.delete(key)
+
+
+def forget_cached_pages() -> None:
+    """Drop every cached page region (``couples.fragments``): the next page is cold.
+
+    For tests that write rows behind the app's back (bulk_create) and then
+    measure a page as it is rendered from the database.
+    """
+    _clear_cache("*:fragment:*", "*:couple-version:*")
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    _clear_rate_limits()
+def _fresh_cache():
+    """No rate-limit counter or cached page region outlives its test."""
+    _clear_cache("*rl:*", "*:fragment:*", "*:couple-version:*")
     yield
 
 
