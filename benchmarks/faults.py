@@ -387,9 +387,8 @@ def kill_at_acceptance(bench: Bench, reminders: int, kills: int) -> Row:
 def crash_loop(bench: Bench, crashes: int) -> Row:
     """One reminder whose send kills the worker at the 250 every time, ``crashes`` times.
 
-    Shows how far the stale-sending reopen goes: it has no attempt limit, so
-    each crash is one more copy until the ritual starts (MAX_ATTEMPTS only
-    bounds transient SMTP errors).
+    Shows where the stale-sending reopen stops: each crash is one more copy,
+    until MAX_ABANDONED crashes mark the row failed (or the ritual starts).
     """
     from rituals import dispatch
     from rituals.models import ReminderDelivery
@@ -423,8 +422,9 @@ def crash_loop(bench: Bench, crashes: int) -> Row:
             time.sleep(0.5)
         row = ReminderDelivery.objects.get(recipient__email=victim)
         note = (
-            f"{current['kills']} crashes at the 250 on one reminder: {row.attempts} attempts "
-            f"(MAX_ATTEMPTS {dispatch.MAX_ATTEMPTS}), ended {row.status}"
+            f"{current['kills']} crashes at the 250 on one reminder: {row.attempts} attempts, "
+            f"{row.abandoned} abandoned (MAX_ABANDONED {dispatch.MAX_ABANDONED}), "
+            f"ended {row.status}"
         )
         return finish("one reminder crashing every send", 2, started, run.sink, note)
 

@@ -26,7 +26,6 @@ covered by ``FRAGMENT_TTL``: a region lives at most that long.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import secrets
@@ -67,9 +66,9 @@ def changed(couple_id: int) -> None:
     """
 
     def bump() -> None:
-        # No version yet (ValueError): the next reader starts a fresh one.
-        with contextlib.suppress(ValueError):
-            default_cache.incr(_version_key(couple_id))
+        # A new random number, not an increment: one round trip (Django's
+        # incr is two), and no version ever comes back to an old one.
+        default_cache.set(_version_key(couple_id), secrets.randbits(62), VERSION_TTL)
 
     bump()
     if transaction.get_connection().in_atomic_block:

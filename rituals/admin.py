@@ -44,7 +44,12 @@ class ReminderDeliveryAdmin(admin.ModelAdmin):
 
         count = queryset.filter(
             status=ReminderDelivery.Status.FAILED, occurrence_at__gt=timezone.now()
-        ).update(status=ReminderDelivery.Status.PENDING, next_attempt_at=timezone.now(), attempts=0)
+        ).update(
+            status=ReminderDelivery.Status.PENDING,
+            next_attempt_at=timezone.now(),
+            attempts=0,
+            abandoned=0,
+        )
         self.message_user(request, f"{count} reminder(s) will be sent by the next tick.")
 
 

@@ -27,7 +27,10 @@ BATCH_SIZE = 500
 REQUEUE_AFTER = timedelta(minutes=2)
 # A row left "sending" this long was abandoned by a worker that died mid-send.
 STALE_SENDING = timedelta(minutes=10)
-MAX_ATTEMPTS = 6
+# Sends abandoned this many times are given up (the message may be what
+# kills the worker). Transient SMTP errors are retried on time instead: see
+# ``backoff`` and ``send_delivery``.
+MAX_ABANDONED = 6
 # Missed occurrences recorded as skipped after downtime, per ritual and tick.
 MAX_SKIPS_RECORDED = 50
 
@@ -160,11 +163,17 @@ def requeue_lost(now: datetime) -> int:
         status=Status.SENDING, claimed_at__lte=now - STALE_SENDING
     )
     # A send that keeps killing its worker must not be retried forever.
-    stale.filter(attempts__gte=MAX_ATTEMPTS).update(
-        status=Status.FAILED, next_attempt_at=None, last_error="worker stopped mid-send, repeatedly"
+    stale.filter(abandoned__gte=MAX_ABANDONED - 1).update(
+        status=Status.FAILED,
+        abandoned=F("abandoned") + 1,
+        next_attempt_at=None,
+        last_error="worker stopped mid-send, repeatedly",
     )
-    reopened = stale.filter(attempts__lt=MAX_ATTEMPTS).update(
-        status=Status.PENDING, next_attempt_at=now, last_error="worker stopped mid-send"
+    reopened = stale.filter(abandoned__lt=MAX_ABANDONED - 1).update(
+        status=Status.PENDING,
+        abandoned=F("abandoned") + 1,
+        next_attempt_at=now,
+        last_error="worker stopped mid-send",
     )
     if reopened:
         log.warning("reopened %d abandoned sends", reopened)
@@ -203,9 +212,21 @@ def dispatch_due_reminders(now: datetime | None = None) -> TickResult:
 # --- the send step -------------------------------------------------------
 
 
-def backoff(attempts: int) -> timedelta:
-    """1, 2, 4, 8, 16 minutes…: the tick re-queues a row once its time comes."""
-    return timedelta(minutes=2 ** max(attempts - 1, 0))
+# The tick runs every minute: no retry comes sooner.
+MIN_BACKOFF = timedelta(minutes=1)
+
+
+def backoff(attempts: int, time_left: timedelta | None = None) -> timedelta:
+    """The wait before retrying a transient failure: 1, 2, 4, 8… minutes, but
+    never more than an eighth of the time left before the ritual starts (nor
+    less than a minute), so a short lead still gets many tries: a server
+    refusing a third of messages at random gets about ten chances at a
+    15-minute reminder, not four. The tick re-queues the row when it is due.
+    """
+    wait = timedelta(minutes=2 ** max(attempts - 1, 0))
+    if time_left is not None:
+        wait = min(wait, time_left / 8)
+    return max(wait, MIN_BACKOFF)
 
 
 def claim_delivery(delivery_id: int, now: datetime) -> bool:
@@ -224,8 +245,9 @@ def send_delivery(delivery_id: int) -> str:
        worker that died, finds nothing to claim and stops.
     2. An occurrence that has started by now is skipped, not sent late.
     3. Send; on success mark sent. A transient SMTP error puts the row back
-       to pending with a backoff; a permanent one, or too many attempts,
-       marks it failed.
+       to pending with a backoff, for as long as the retry would still come
+       before the ritual starts; a permanent one, or a transient one with no
+       time left, marks it failed.
     4. Every write after the claim names this claim (status sending, claimed
        at ``now``): a worker that was frozen past STALE_SENDING, whose row was
        reopened and sent by another, changes nothing when it wakes.
@@ -242,14 +264,15 @@ def send_delivery(delivery_id: int) -> str:
         send_reminder(delivery)
     except Exception as error:  # every outcome is recorded on the row
         message = f"{type(error).__name__}: {error}"[:1000]
-        if is_transient(error) and delivery.attempts < MAX_ATTEMPTS:
-            _mine(delivery, now).update(
-                status=Status.PENDING,
-                last_error=message,
-                next_attempt_at=now + backoff(delivery.attempts),
-            )
-            log.warning("reminder %s: transient failure, will retry: %s", delivery.pk, message)
-            return Status.PENDING
+        if is_transient(error):
+            retry_at = now + backoff(delivery.attempts, delivery.occurrence_at - now)
+            if retry_at < delivery.occurrence_at:
+                _mine(delivery, now).update(
+                    status=Status.PENDING, last_error=message, next_attempt_at=retry_at
+                )
+                log.warning("reminder %s: transient failure, will retry: %s", delivery.pk, message)
+                return Status.PENDING
+            message = f"still failing when its ritual was about to start: {message}"[:1000]
         log.error("reminder %s failed: %s", delivery.pk, message)
         return _finish(delivery, now, Status.FAILED, message)
     return _finish(delivery, now, Status.SENT, "")

@@ -4,7 +4,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -86,6 +86,35 @@ class Ritual(models.Model):
         fragments.changed(self.couple_id)
         return deleted
 
+    # Marking kept is the busiest write there is, so each of these is one
+    # plain statement: the ORM's bulk_create and delete collector cost more
+    # than the statements themselves (profiled: 0.6 and 0.5 ms per call,
+    # against 0.4 and 0.3 ms for the whole statement, round trip included).
+    # Both are the same SQL in PostgreSQL and SQLite.
+    def mark_kept(self, occurrence: datetime, user, note: str, together: bool) -> None:
+        """The partner's mark on an occurrence: new, or their note and "together"
+        updated. A double click racing itself ends as one mark with the later values."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO rituals_completion"
+                " (ritual_id, occurrence_at, user_id, together, note, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (ritual_id, occurrence_at, user_id)"
+                " DO UPDATE SET note = excluded.note, together = excluded.together",
+                [self.pk, _db_instant(occurrence), user.pk, together, note, _db_instant()],
+            )
+        fragments.changed(self.couple_id)
+
+    def unmark(self, occurrence: datetime, user) -> None:
+        """Take back the partner's mark on an occurrence (nothing if there is none)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM rituals_completion"
+                " WHERE ritual_id = %s AND occurrence_at = %s AND user_id = %s",
+                [self.pk, _db_instant(occurrence), user.pk],
+            )
+        fragments.changed(self.couple_id)
+
     @property
     def zone(self) -> ZoneInfo:
         return zone_named(self.time_zone)
@@ -145,6 +174,9 @@ class ReminderDelivery(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Sends abandoned mid-way (the worker died or froze): a send that keeps
+    # killing its worker is given up after a few, however much time is left.
+    abandoned = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # When a pending row may next be (re)queued; when a sending row was claimed.
@@ -173,7 +205,12 @@ class ReminderDelivery(models.Model):
 class Completion(models.Model):
     """A partner's mark that an occurrence was kept."""
 
-    ritual = models.ForeignKey(Ritual, on_delete=models.CASCADE, related_name="completions")
+    # No index of its own on ritual: the unique constraint below leads with it
+    # and serves every lookup by ritual (and by ritual and time, either way).
+    # Fewer indexes make marking kept, the busiest write, cheaper.
+    ritual = models.ForeignKey(
+        Ritual, on_delete=models.CASCADE, related_name="completions", db_index=False
+    )
     occurrence_at = models.DateTimeField()
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="completions"
@@ -188,10 +225,14 @@ class Completion(models.Model):
                 fields=["ritual", "occurrence_at", "user"], name="one_completion_per_partner"
             ),
         ]
-        indexes = [models.Index(fields=["ritual", "-occurrence_at"])]
 
     def __str__(self) -> str:
         return f"{self.user} kept {self.ritual} ({self.occurrence_at:%Y-%m-%d})"
+
+
+def _db_instant(instant: datetime | None = None):
+    """An instant as the ORM writes it (SQLite stores naive UTC text)."""
+    return connection.ops.adapt_datetimefield_value(instant or timezone.now())
 
 
 def local_day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -308,28 +308,10 @@ def keep(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid() or not _keepable(ritual, form.cleaned_data["occurrence"], request.user):
         return HttpResponse("That occurrence can't be marked.", status=422)
     occurrence = form.cleaned_data["occurrence"]
-    mark_kept(
-        ritual, occurrence, request.user, form.cleaned_data["note"], form.cleaned_data["together"]
+    ritual.mark_kept(
+        occurrence, request.user, form.cleaned_data["note"], form.cleaned_data["together"]
     )
     return _slot_response(request, ritual, occurrence)
-
-
-def mark_kept(ritual: Ritual, occurrence: datetime, user: User, note: str, together: bool) -> None:
-    """One statement: a new mark, or the partner's note and "together" updated.
-
-    A double click that races itself ends as one mark with the later values.
-    """
-    Completion.objects.bulk_create(
-        [
-            Completion(
-                ritual=ritual, occurrence_at=occurrence, user=user, note=note, together=together
-            )
-        ],
-        update_conflicts=True,
-        unique_fields=["ritual", "occurrence_at", "user"],
-        update_fields=["note", "together"],
-    )
-    fragments.changed(ritual.couple_id)
 
 
 @login_required
@@ -340,8 +322,7 @@ def unkeep(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid() or not ritual.is_occurrence(form.cleaned_data["occurrence"]):
         return HttpResponse("That occurrence can't be changed.", status=422)
     occurrence = form.cleaned_data["occurrence"]
-    Completion.objects.filter(ritual=ritual, occurrence_at=occurrence, user=request.user).delete()
-    fragments.changed(ritual.couple_id)
+    ritual.unmark(occurrence, request.user)
     return _slot_response(request, ritual, occurrence)
 
 
@@ -426,7 +407,7 @@ def done_link(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         together = request.POST.get("together") == "on"
         note = plain_text(request.POST.get("note", ""), 280)
-        mark_kept(ritual, delivery.occurrence_at, user, note, together)
+        ritual.mark_kept(delivery.occurrence_at, user, note, together)
         return render(request, "rituals/done_link.html", {"ritual": ritual, "recorded": True})
     ctx = {
         "ritual": ritual,

@@ -190,23 +190,43 @@ def test_a_permanent_refusal_is_recorded_as_failed(
     assert "550" in walk.deliveries.first().last_error
 
 
-def test_transient_failures_give_up_after_the_last_attempt(
+def test_transient_failures_are_retried_until_the_ritual_is_about_to_start(
     walk, settings, django_capture_on_commit_callbacks
 ):
-    walk.reminder_lead_minutes = 240  # room for every backoff before the start
-    walk.plan_next_reminder(REMINDER_DUE - timedelta(hours=5))
-    walk.save()
-    start = walk.next_reminder_at
-    with MailSink(refuse_first=100) as sink:
+    """Retries follow the clock, not a count: closer together as the start nears."""
+    with MailSink(refuse_first=1000) as sink:
         settings.MAILERS = sink.mailers()
-        at = start
-        for attempt in range(1, dispatch.MAX_ATTEMPTS + 1):
+        at = REMINDER_DUE  # 15 minutes before the walk
+        for _ in range(30):
             tick(at, django_capture_on_commit_callbacks)
-            at += dispatch.backoff(attempt)
-        tick(at, django_capture_on_commit_callbacks)
-        assert sink.refused == 2 * dispatch.MAX_ATTEMPTS
-    attempts = sorted(walk.deliveries.values_list("status", "attempts"))
-    assert attempts == [("failed", dispatch.MAX_ATTEMPTS)] * 2
+            pending = walk.deliveries.filter(status=Status.PENDING)
+            if not pending.exists():
+                break
+            at = min(pending.values_list("next_attempt_at", flat=True))
+            assert at < OCCURRENCE, "a retry was planned after the start"
+    rows = list(walk.deliveries.all())
+    assert {row.status for row in rows} == {Status.FAILED}
+    # 1, 1.75, 1.5, 1.3… then 1 minute apart: an eighth of what is left, at
+    # least a minute: 14 tries in the 15 minutes (six with a plain doubling)
+    assert [row.attempts for row in rows] == [14, 14]
+    assert sink.refused == sum(row.attempts for row in rows)
+    assert all(row.claimed_at < OCCURRENCE for row in rows)
+    assert all("about to start" in row.last_error for row in rows)
+    assert {row.abandoned for row in rows} == {0}
+
+
+@pytest.mark.parametrize(
+    ("attempts", "left", "expected"),
+    [
+        (1, timedelta(hours=4), timedelta(minutes=1)),
+        (3, timedelta(hours=4), timedelta(minutes=4)),
+        (9, timedelta(hours=4), timedelta(minutes=30)),  # an eighth of four hours
+        (2, timedelta(minutes=8), timedelta(minutes=1)),
+        (1, timedelta(seconds=30), timedelta(minutes=1)),  # never under a minute
+    ],
+)
+def test_the_backoff_grows_but_keeps_to_an_eighth_of_the_time_left(attempts, left, expected):
+    assert dispatch.backoff(attempts, left) == expected
 
 
 @pytest.mark.django_db(transaction=True)
@@ -251,10 +271,11 @@ def test_a_send_that_keeps_killing_its_worker_is_given_up(walk, django_capture_o
     ):
         crashed = dispatch.dispatch_due_reminders().queued[0]
     at = due
-    for _ in range(dispatch.MAX_ATTEMPTS):
+    for _ in range(dispatch.MAX_ABANDONED):
         with time_machine.travel(at, tick=False):
             assert dispatch.claim_delivery(crashed, at)  # ... and the worker dies again
         at += dispatch.STALE_SENDING
         tick(at, lambda execute: django_capture_on_commit_callbacks(execute=False))
     delivery = ReminderDelivery.objects.get(pk=crashed)
-    assert (delivery.status, delivery.attempts) == ("failed", dispatch.MAX_ATTEMPTS)
+    assert (delivery.status, delivery.abandoned) == ("failed", dispatch.MAX_ABANDONED)
+    assert delivery.attempts == dispatch.MAX_ABANDONED

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from rituals import catalog
 from rituals.models import Completion, Ritual
-from rituals.views import mark_kept
 from tests.factories import make_ritual
 
 VALID = {
@@ -226,7 +225,7 @@ def test_the_streak_counts_consecutive_kept_occurrences(couple, alice, bob, alic
     # today not yet kept: the day isn't over, so the streak is 3 (yesterday back to 3 days ago)
     page = alice_client.get(reverse("ritual_detail", args=[ritual.pk])).content.decode()
     assert re.search(r'streak__count">3<', page)
-    mark_kept(ritual, TODAYS_WALK, alice, note="", together=True)
+    ritual.mark_kept(TODAYS_WALK, alice, note="", together=True)
     page = alice_client.get(reverse("ritual_detail", args=[ritual.pk])).content.decode()
     assert re.search(r'streak__count">4<', page)
 
