@@ -95,6 +95,7 @@ def fragment_key(name: str, request, parts: list) -> str | None:
     if not hasattr(request, "_couple_version"):
         request._couple_version = version(couple.pk)
     identity = [
+        csrf_placeholder(),  # a rotated SECRET_KEY changes it: old copies can't be used
         couple.pk,
         couple.created_at.timestamp(),
         request._couple_version,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pytest
 import time_machine
@@ -15,9 +14,7 @@ from couples import fragments
 from exercises import engine
 from rituals.models import Completion
 from tests.factories import PASSWORD, make_ritual
-
-NOW = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)  # 21:00 in Berlin, 15:00 in New York
-TODAYS_WALK = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
+from tests.rituals.test_pages import NOW, TODAYS_WALK  # 21:00 in Berlin; the 19:00 walk
 
 
 @pytest.fixture
@@ -154,3 +151,24 @@ def test_a_lost_version_starts_afresh(couple, ritual, alice_client, bob, frozen)
     assert "Bob marked it kept" not in page(alice_client)  # stale within FRAGMENT_TTL
     cache.delete(f"couple-version:{couple.pk}")
     assert "Bob marked it kept" in page(alice_client)
+
+
+def test_a_rotated_secret_key_never_serves_a_copy_made_with_the_old_one(
+    couple, ritual, alice, settings, frozen
+):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    old_placeholder = fragments.csrf_placeholder()
+    page(browser)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 50
+    fragments.csrf_placeholder.cache_clear()  # as a restart would
+    try:
+        assert fragments.csrf_placeholder() != old_placeholder
+        html = page(browser)
+        assert old_placeholder not in html and fragments.csrf_placeholder() not in html
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+        data = {"occurrence": TODAYS_WALK.isoformat(), "csrfmiddlewaretoken": token}
+        assert browser.post(reverse("ritual_keep", args=[ritual.pk]), data).status_code == 302
+    finally:
+        fragments.csrf_placeholder.cache_clear()
