@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection, models
 from django.db.models import Q
+from django.db.models.signals import m2m_changed
+from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import zone_named
@@ -200,6 +202,19 @@ class ReminderDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ritual} at {self.occurrence_at:%Y-%m-%d %H:%M}Z to {self.recipient}"
+
+
+@receiver(m2m_changed, sender=Ritual.muted_by.through)
+def _mutes_changed(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
+    """Whose emails are muted shows on the ritual's page ("Email me again")."""
+    if not action.startswith("post_"):
+        return
+    if not reverse:
+        fragments.changed(instance.couple_id)
+        return
+    # From the user's side (user.muted_rituals): the rituals are their space's.
+    for couple_id in instance.memberships.active().values_list("couple_id", flat=True):
+        fragments.changed(couple_id)
 
 
 class Completion(models.Model):

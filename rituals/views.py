@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from config.text import plain_text
-from couples import fragments
 from couples.access import couple_required
 from rituals import agenda, calendar, catalog, links
 from rituals.forms import EARLIEST, LATEST, KeepForm, RitualForm, default_start_date
@@ -259,7 +258,6 @@ def toggle_nudges(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(
             request, "No more emails to you for this ritual. Your partner's stay as they are."
         )
-    fragments.changed(ritual.couple_id)
     return redirect("ritual_detail", pk=ritual.pk)
 
 

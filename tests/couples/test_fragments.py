@@ -172,3 +172,12 @@ def test_a_rotated_secret_key_never_serves_a_copy_made_with_the_old_one(
         assert browser.post(reverse("ritual_keep", args=[ritual.pk]), data).status_code == 302
     finally:
         fragments.csrf_placeholder.cache_clear()
+
+
+def test_muting_from_an_email_shows_on_the_cached_ritual_page(couple, ritual, alice, alice_client):
+    url = reverse("ritual_detail", args=[ritual.pk])
+    assert "Stop emails to me" in page(alice_client, url)
+    ritual.muted_by.add(alice)  # as the email's "pause these" link does
+    assert "Email me again" in page(alice_client, url)
+    alice.muted_rituals.remove(ritual)  # from the other side of the relation
+    assert "Stop emails to me" in page(alice_client, url)
