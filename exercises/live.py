@@ -5,41 +5,22 @@ user, then the membership, then the session would be three queries (plus the
 session row); instead one query checks that the logged-in user is an active
 member of the space the session belongs to and returns its version, and the
 session-auth hash is verified from the same row, as Django's own
-``get_user`` would.
+``get_user`` would (``accounts.sessions``).
 """
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
-from django.utils.crypto import constant_time_compare, salted_hmac
 
+from accounts.sessions import session_hash_matches, session_user_id
 from couples.models import Membership
 from exercises.models import Session
-
-_HASH_SALT = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
-
-
-def _session_user_id(request: HttpRequest) -> str | None:
-    return request.session.get(SESSION_KEY)
-
-
-def _hash_ok(request: HttpRequest, password: str) -> bool:
-    """The session's auth hash matches the password, under the key or a fallback."""
-    given = request.session.get(HASH_SESSION_KEY, "")
-    return any(
-        constant_time_compare(
-            given, salted_hmac(_HASH_SALT, password, secret=key, algorithm="sha256").hexdigest()
-        )
-        for key in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-    )
 
 
 def session_version(request: HttpRequest, session_id: int) -> int | None:
     """The version of a session the requester may see, or None (not theirs, or not logged in)."""
-    user_id = _session_user_id(request)
+    user_id = session_user_id(request)
     if user_id is None:
         return None
     row = (
@@ -52,14 +33,14 @@ def session_version(request: HttpRequest, session_id: int) -> int | None:
         .values_list("couple__sessions__version", "user__password")
         .first()
     )
-    if row is None or not _hash_ok(request, row[1]):
+    if row is None or not session_hash_matches(request, row[1]):
         return None
     return row[0]
 
 
 def waiting_signature(request: HttpRequest) -> str | None:
     """A short text that changes whenever the space's live exercise starts or ends."""
-    user_id = _session_user_id(request)
+    user_id = session_user_id(request)
     if user_id is None:
         return None
     active = Session.objects.filter(couple=OuterRef("couple"), status=Session.Status.ACTIVE)
@@ -69,6 +50,6 @@ def waiting_signature(request: HttpRequest) -> str | None:
         .values_list("live_id", "user__password")
         .first()
     )
-    if row is None or not _hash_ok(request, row[1]):
+    if row is None or not session_hash_matches(request, row[1]):
         return None
     return str(row[0] or 0)

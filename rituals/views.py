@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core import signing
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,7 +15,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.middleware import without_user
 from accounts.models import User
+from accounts.sessions import session_hash_matches, session_user_id
 from config.text import plain_text
 from couples.access import couple_required
 from rituals import agenda, calendar, catalog, links
@@ -27,19 +30,56 @@ HISTORY_PAGE = 14
 
 
 def get_ritual_for(request: HttpRequest, pk: int) -> Ritual:
-    """The ritual if it is in the requester's space; 404 for anyone else.
+    return get_object_or_404(Ritual, pk=pk, couple=request.couple)
 
-    Behind ``couple_required`` it filters by ``request.couple``. Keeping and
-    undoing, the busiest writes, skip that decorator: the same rule is then
-    one join through the requester's active membership, in the same query.
+
+def ritual_to_mark(request: HttpRequest, pk: int) -> tuple[Ritual, User] | None:
+    """The ritual and the partner marking it, in one query; None if not theirs.
+
+    Keep and undo are the busiest writes. Instead of loading the user, then
+    their membership, then the ritual, one query finds the ritual through the
+    session user's active membership and brings that user's columns along;
+    the session-auth hash is checked from the same row, as the live polls do
+    (``accounts.sessions``).
     """
-    couple = getattr(request, "couple", None)
-    if couple is not None:
-        return get_object_or_404(Ritual, pk=pk, couple=couple)
-    mine = Ritual.objects.filter(
-        couple__memberships__user=request.user, couple__memberships__left_at__isnull=True
+    user_id = session_user_id(request)
+    if user_id is None:
+        return None
+    viewer = "couple__memberships__user__"
+    # The annotations reuse the filter's join: the columns are this member's.
+    found = (
+        Ritual.objects.filter(
+            pk=pk, couple__memberships__user_id=user_id, couple__memberships__left_at__isnull=True
+        )
+        .annotate(
+            viewer_active=F(f"{viewer}is_active"),
+            viewer_password=F(f"{viewer}password"),
+            viewer_email=F(f"{viewer}email"),
+            viewer_display_name=F(f"{viewer}display_name"),
+            viewer_time_zone=F(f"{viewer}time_zone"),
+        )
+        .order_by()[:1]
     )
-    return get_object_or_404(mine, pk=pk)
+    ritual = next(iter(found), None)
+    if (
+        ritual is None
+        or not ritual.viewer_active
+        or not session_hash_matches(request, ritual.viewer_password)
+    ):
+        return None
+    user = User(
+        pk=User._meta.pk.to_python(user_id),
+        email=ritual.viewer_email,
+        display_name=ritual.viewer_display_name,
+        time_zone=ritual.viewer_time_zone,
+    )
+    return ritual, user
+
+
+def _not_marked(request: HttpRequest) -> HttpResponse:
+    if session_user_id(request) is None:
+        return redirect_to_login(request.get_full_path())
+    raise Http404("No such ritual")
 
 
 def _render(request, template: str, partial: str, ctx: dict, status: int = 200):
@@ -272,14 +312,15 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "rituals/delete.html", {"ritual": ritual})
 
 
-def _slot_response(request, ritual: Ritual, occurrence: datetime) -> HttpResponse:
+def _slot_response(request, ritual: Ritual, occurrence: datetime, user: User) -> HttpResponse:
     """The occurrence's row, as the dashboard and the ritual page show it
     (htmx), or back to the page the form was on."""
     if request.htmx:
-        zone = request.user.zone
+        zone = user.zone
         ctx = {
             "slot": agenda.slot_at(ritual, occurrence, zone),
             "today": timezone.localdate(timezone.now(), zone),
+            "user": user,
         }
         return render(request, "rituals/_slot.html", ctx)
     target = request.POST.get("next", "")
@@ -298,30 +339,36 @@ def _keepable(ritual: Ritual, occurrence: datetime, user: User) -> bool:
     return timezone.localdate(occurrence, user.zone) <= today
 
 
-@login_required
+@without_user  # the one query of ritual_to_mark finds the user with the ritual
 @require_POST
 def keep(request: HttpRequest, pk: int) -> HttpResponse:
-    ritual = get_ritual_for(request, pk)
+    found = ritual_to_mark(request, pk)
+    if found is None:
+        return _not_marked(request)
+    ritual, user = found
+    timezone.activate(user.zone)
     form = KeepForm(request.POST)
-    if not form.is_valid() or not _keepable(ritual, form.cleaned_data["occurrence"], request.user):
+    if not form.is_valid() or not _keepable(ritual, form.cleaned_data["occurrence"], user):
         return HttpResponse("That occurrence can't be marked.", status=422)
     occurrence = form.cleaned_data["occurrence"]
-    ritual.mark_kept(
-        occurrence, request.user, form.cleaned_data["note"], form.cleaned_data["together"]
-    )
-    return _slot_response(request, ritual, occurrence)
+    ritual.mark_kept(occurrence, user, form.cleaned_data["note"], form.cleaned_data["together"])
+    return _slot_response(request, ritual, occurrence, user)
 
 
-@login_required
+@without_user  # as keep
 @require_POST
 def unkeep(request: HttpRequest, pk: int) -> HttpResponse:
-    ritual = get_ritual_for(request, pk)
+    found = ritual_to_mark(request, pk)
+    if found is None:
+        return _not_marked(request)
+    ritual, user = found
+    timezone.activate(user.zone)
     form = KeepForm(request.POST)
     if not form.is_valid() or not ritual.is_occurrence(form.cleaned_data["occurrence"]):
         return HttpResponse("That occurrence can't be changed.", status=422)
     occurrence = form.cleaned_data["occurrence"]
-    ritual.unmark(occurrence, request.user)
-    return _slot_response(request, ritual, occurrence)
+    ritual.unmark(occurrence, user)
+    return _slot_response(request, ritual, occurrence, user)
 
 
 @couple_required

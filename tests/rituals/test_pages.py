@@ -274,3 +274,27 @@ def test_a_streak_longer_than_a_month_is_counted_whole(couple, bob, frozen):
     for occurrence in ritual.schedule.previous_before(TODAYS_WALK, 40):
         Completion.objects.create(ritual=ritual, occurrence_at=occurrence, user=bob)
     assert streak(ritual, NOW, ritual.zone) == 40
+
+
+def test_keeping_costs_three_queries_and_shows_the_partners_own_time(
+    couple, bob, bob_client, frozen, django_assert_num_queries
+):
+    ritual = make_ritual(couple)
+    data = {"occurrence": TODAYS_WALK.isoformat(), "together": "on"}
+    url = reverse("ritual_keep", args=[ritual.pk])
+    # the ritual with the session's user (no separate user query), the mark, the marks
+    with django_assert_num_queries(3):
+        response = bob_client.post(url, data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert ">13:00</time>" in response.content.decode()  # 18:00 UTC in New York
+    assert Completion.objects.get().user == bob
+
+
+def test_a_session_from_before_a_password_change_cannot_keep(couple, bob, bob_client, frozen):
+    ritual = make_ritual(couple)
+    bob.set_password("a-brand-new-passphrase")
+    bob.save()
+    data = {"occurrence": TODAYS_WALK.isoformat()}
+    response = bob_client.post(reverse("ritual_keep", args=[ritual.pk]), data)
+    assert response.status_code == 404
+    assert not Completion.objects.exists()
