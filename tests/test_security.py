@@ -100,3 +100,17 @@ def test_a_plain_http_try_out_is_allowed_only_without_https_redirects():
     env = {**PRODUCTION_ENV, "SITE_URL": "http://localhost:8000"}
     assert manage("check", env=env).returncode != 0
     assert manage("check", env={**env, "SECURE_SSL_REDIRECT": "false"}).returncode == 0
+
+
+@pytest.mark.parametrize(("flag", "expected"), [(None, "True 2"), ("false", "None None")])
+def test_postgresql_prepares_statements_unless_told_not_to(flag, expected):
+    env = {**PRODUCTION_ENV, "DATABASE_URL": "postgres://tend@db.example:5432/tend"}
+    if flag is not None:
+        env["DB_SERVER_SIDE_BINDING"] = flag
+    show = (
+        "from django.conf import settings; o = settings.DATABASES['default'].get('OPTIONS', {});"
+        " print(o.get('server_side_binding'), o.get('prepare_threshold'))"
+    )
+    result = manage("shell", "--verbosity", "0", "-c", show, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == expected.split()
