@@ -161,7 +161,8 @@ if DATABASE_URL:
     # on every request (measured: half the database CPU of marking a ritual
     # kept, benchmarks/README.md). Off behind a PgBouncer in transaction mode
     # older than 1.21, which can't carry prepared statements.
-    if env_bool("DB_SERVER_SIDE_BINDING", True):
+    postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if postgresql and env_bool("DB_SERVER_SIDE_BINDING", True):
         DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}
     # Lets two test runs share one PostgreSQL server without dropping each other's database.
     if env_str("TEST_DATABASE_NAME"):

@@ -216,9 +216,9 @@ def preview(request: HttpRequest) -> HttpResponse:
 @couple_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """A ritual, its streak and its history. The streak, the buttons and the
-    history are cached fragments (``couples.fragments``): what they read is
-    lazy and read only on a miss."""
+    """A ritual, its streak and its history. Everything below the title is one
+    cached fragment (``couples.fragments``): what only it reads is lazy, read
+    on a miss."""
     ritual = get_ritual_for(request, pk)
     now = timezone.now()
     zone = request.user.zone

@@ -102,9 +102,16 @@ def test_a_plain_http_try_out_is_allowed_only_without_https_redirects():
     assert manage("check", env={**env, "SECURE_SSL_REDIRECT": "false"}).returncode == 0
 
 
-@pytest.mark.parametrize(("flag", "expected"), [(None, "True 2"), ("false", "None None")])
-def test_postgresql_prepares_statements_unless_told_not_to(flag, expected):
-    env = {**PRODUCTION_ENV, "DATABASE_URL": "postgres://tend@db.example:5432/tend"}
+@pytest.mark.parametrize(
+    ("url", "flag", "expected"),
+    [
+        ("postgres://tend@db.example:5432/tend", None, "True 2"),
+        ("postgres://tend@db.example:5432/tend", "false", "None None"),
+        ("sqlite:////tmp/tend.sqlite3", None, "None None"),  # SQLite has no such option
+    ],
+)
+def test_postgresql_prepares_statements_unless_told_not_to(url, flag, expected):
+    env = {**PRODUCTION_ENV, "DATABASE_URL": url}
     if flag is not None:
         env["DB_SERVER_SIDE_BINDING"] = flag
     show = (
