@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -76,10 +78,26 @@ def ritual_to_mark(request: HttpRequest, pk: int) -> tuple[Ritual, User] | None:
     return ritual, user
 
 
-def _not_marked(request: HttpRequest) -> HttpResponse:
-    if session_user_id(request) is None:
-        return redirect_to_login(request.get_full_path())
-    raise Http404("No such ritual")
+def marking(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For keep and undo: ``view(request, ritual, user)`` with the ritual and
+    the partner from ``ritual_to_mark``, times shown in that partner's zone.
+
+    Anonymous: to the log-in page; anyone else not in the ritual's space: 404.
+    """
+
+    @without_user  # the one query of ritual_to_mark finds the user with the ritual
+    @wraps(view)
+    def wrapper(request: HttpRequest, pk: int) -> HttpResponse:
+        found = ritual_to_mark(request, pk)
+        if found is None:
+            if session_user_id(request) is None:
+                return redirect_to_login(request.get_full_path())
+            raise Http404("No such ritual")
+        ritual, user = found
+        timezone.activate(user.zone)
+        return view(request, ritual, user)
+
+    return wrapper
 
 
 def _render(request, template: str, partial: str, ctx: dict, status: int = 200):
@@ -339,14 +357,9 @@ def _keepable(ritual: Ritual, occurrence: datetime, user: User) -> bool:
     return timezone.localdate(occurrence, user.zone) <= today
 
 
-@without_user  # the one query of ritual_to_mark finds the user with the ritual
 @require_POST
-def keep(request: HttpRequest, pk: int) -> HttpResponse:
-    found = ritual_to_mark(request, pk)
-    if found is None:
-        return _not_marked(request)
-    ritual, user = found
-    timezone.activate(user.zone)
+@marking
+def keep(request: HttpRequest, ritual: Ritual, user: User) -> HttpResponse:
     form = KeepForm(request.POST)
     if not form.is_valid() or not _keepable(ritual, form.cleaned_data["occurrence"], user):
         return HttpResponse("That occurrence can't be marked.", status=422)
@@ -355,14 +368,9 @@ def keep(request: HttpRequest, pk: int) -> HttpResponse:
     return _slot_response(request, ritual, occurrence, user)
 
 
-@without_user  # as keep
 @require_POST
-def unkeep(request: HttpRequest, pk: int) -> HttpResponse:
-    found = ritual_to_mark(request, pk)
-    if found is None:
-        return _not_marked(request)
-    ritual, user = found
-    timezone.activate(user.zone)
+@marking
+def unkeep(request: HttpRequest, ritual: Ritual, user: User) -> HttpResponse:
     form = KeepForm(request.POST)
     if not form.is_valid() or not ritual.is_occurrence(form.cleaned_data["occurrence"]):
         return HttpResponse("That occurrence can't be changed.", status=422)
