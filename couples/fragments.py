@@ -1,14 +1,14 @@
 """Rendered regions of a couple's pages, kept in the cache until something changes.
 
-The dashboard's "today" and "exercises" regions and a ritual page's history
-cost most of those pages' time (queries, schedule rules, many small
-templates) and change only when one of the two partners writes something.
-So each region is cached as HTML under a key made of:
+The dashboard's rituals-and-exercises grid and everything below a ritual
+page's title cost most of those pages' time (queries, schedule rules, many
+small templates) and change only when one of the two partners writes
+something. So each region is cached as HTML under a key made of:
 
 - the couple, by primary key *and* creation instant (a recreated database
   that reuses a primary key never meets the old space's fragments);
-- the couple's version, a counter in the cache that every write to what
-  these regions show bumps (``changed``), after the write commits;
+- the couple's version, a random number in the cache that every write to
+  what these regions show replaces (``changed``), at once and after commit;
 - the viewer (fragments are per partner: "You" / their name, their forms),
   their time zone, the page's path and whatever the template adds (their
   local date, a page of history).

@@ -219,9 +219,9 @@ MIN_BACKOFF = timedelta(minutes=1)
 def backoff(attempts: int, time_left: timedelta | None = None) -> timedelta:
     """The wait before retrying a transient failure: 1, 2, 4, 8… minutes, but
     never more than an eighth of the time left before the ritual starts (nor
-    less than a minute), so a short lead still gets many tries: a server
-    refusing a third of messages at random gets about ten chances at a
-    15-minute reminder, not four. The tick re-queues the row when it is due.
+    less than a minute), so a short lead still gets many tries: 14 within a
+    15-minute lead (a plain doubling gives six). The tick re-queues the row
+    when it is due.
     """
     wait = timedelta(minutes=2 ** max(attempts - 1, 0))
     if time_left is not None:
