@@ -41,6 +41,11 @@ class Couple(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
     # Bumped to make the old calendar feed address stop working.
     calendar_version = models.PositiveIntegerField(default=1)
+    # Set when one of two partners leaves or deletes their account. The one
+    # who stays keeps the space, but it holds that pairing's history: a new
+    # partner starts with them in a fresh space. A fact of its own, because
+    # deleting an account removes the membership rows it could be read from.
+    pairing_ended_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name or f"Space {self.pk}"
@@ -48,6 +53,11 @@ class Couple(models.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+    @property
+    def held_another_pairing(self) -> bool:
+        """A partner has left this space: nobody new may join it as it is."""
+        return self.pairing_ended_at is not None
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):

@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import User
 from couples import fragments
 from couples.models import Couple, Invitation, Membership
+from couples.signals import member_left, space_archived
 
 Problem = Invitation.Problem
 
@@ -58,12 +59,18 @@ def _archive(couple: Couple, now) -> None:
     couple.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True).update(
         revoked_at=now
     )
+    space_archived.send(sender=Couple, couple_id=couple.pk, at=now)
 
 
 def _end(membership: Membership, now) -> None:
     membership.left_at = now
     membership.save(update_fields=["left_at"])
     fragments.changed(membership.couple_id)
+    # Live exercises end with it (exercises.receivers): nobody keeps writing
+    # into a session that a partner is no longer part of.
+    member_left.send(
+        sender=Membership, couple_id=membership.couple_id, user_id=membership.user_id, at=now
+    )
 
 
 def accept_invitation(user: User, invitation_id: int) -> Couple:
@@ -75,8 +82,10 @@ def accept_invitation(user: User, invitation_id: int) -> Couple:
     2. Re-read the invitation under the lock and check it is still usable.
     3. The joiner leaves their own solo space (it is archived with its
        pending invitations); a joiner who already has a partner is refused.
-    4. If the space once had another partner, the new pair starts in a fresh
-       space, so nothing written in the old pairing appears in the new one.
+    4. If a pairing in the space has ended (a partner left or deleted their
+       account), a new partner and the one who stayed start in a fresh space,
+       so nothing written in the old pairing appears in the new one. Only the
+       partner who left, coming back, resumes the space they shared.
     5. Take the free seat. The partial unique indexes on seats and users reject
        a third member or a second space should any check above be bypassed.
     """
@@ -146,8 +155,9 @@ def _accept_locked(user: User, invitation_id: int) -> Couple:
         _archive(mine.couple, now)
 
     couple = invitation.couple
-    had_other_partner = couple.memberships.filter(left_at__isnull=False).exclude(user=user).exists()
-    if had_other_partner and members:
+    # The partner who left coming back resumes the pairing they were part of.
+    returning = couple.memberships.filter(user=user, left_at__isnull=False).exists()
+    if couple.held_another_pairing and members and not returning:
         fresh = Couple.objects.create(name=couple.name, time_zone=couple.time_zone)
         for member in members:
             _end(member, now)
@@ -155,6 +165,8 @@ def _accept_locked(user: User, invitation_id: int) -> Couple:
         _archive(couple, now)
         couple, seat = fresh, 2
     else:
+        if returning:
+            Couple.objects.filter(pk=couple.pk).update(pairing_ended_at=None)
         taken = {m.seat for m in members}
         seat = 1 if 1 not in taken else 2
     Membership.objects.create(couple=couple, user=user, seat=seat)
@@ -171,7 +183,12 @@ def _accept_locked(user: User, invitation_id: int) -> Couple:
 
 
 def leave_couple(user: User) -> None:
-    """End the user's membership now. A partner who stays keeps the space."""
+    """End the user's membership now. A partner who stays keeps the space.
+
+    Account deletion comes through here too, before the user's rows go, so
+    both ways of ending a pairing leave the same mark on the space
+    (``pairing_ended_at``): whoever joins the one who stayed starts afresh.
+    """
     with transaction.atomic():
         mine = active_membership(user)
         if mine is None:
@@ -187,7 +204,11 @@ def leave_couple(user: User) -> None:
         mine.couple.invitations.filter(
             invited_by=user, accepted_at__isnull=True, revoked_at__isnull=True
         ).update(revoked_at=now)
-        if not mine.couple.memberships.active().exists():
+        if mine.couple.memberships.active().exists():
+            Couple.objects.filter(pk=mine.couple_id, pairing_ended_at__isnull=True).update(
+                pairing_ended_at=now
+            )
+        else:
             _archive(mine.couple, now)
 
 

@@ -8,4 +8,4 @@ class ExercisesConfig(AppConfig):
     verbose_name = "Exercises"
 
     def ready(self) -> None:
-        from exercises import kinds  # noqa: F401 (registers every exercise flow)
+        from exercises import kinds, receivers  # noqa: F401 (registers flows and receivers)

@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from couples import fragments
-from couples.models import Couple
+from couples.models import Couple, Membership
 
 
 class Kind(models.TextChoices):
@@ -114,11 +114,15 @@ class Session(models.Model):
 class EntryQuerySet(models.QuerySet["Entry"]):
     def visible_to(self, user) -> EntryQuerySet:
         """What ``user`` may read: their own, shared ones, and a sealed one once
-        ``user`` has answered the same prompt too.
+        ``user`` has answered the same prompt too, while both are members.
 
-        The rule lives here so every view, fragment and export uses the same one.
-        It asks whether the *reader* has answered, not whether "someone else"
-        has: a sealed answer never opens for anyone who hasn't given their own.
+        The rule lives here so every view, fragment, poll and export uses the
+        same one. It asks whether the *reader* has answered, not whether
+        "someone else" has: a sealed answer never opens for anyone who hasn't
+        given their own. And it opens only between the two current members of
+        the space: a partner's sealed answer closes again when they leave or
+        delete their account, so neither the one who stays nor anyone after
+        can open it by answering the same prompt.
         """
         no_session = Value(0)
         reader_answered = Entry.objects.annotate(
@@ -129,10 +133,20 @@ class EntryQuerySet(models.QuerySet["Entry"]):
             prompt_key=OuterRef("prompt_key"),
             in_session=Coalesce(OuterRef("session_id"), no_session),
         )
-        return self.annotate(reader_answered=Exists(reader_answered)).filter(
+        current = Membership.objects.filter(couple=OuterRef("couple"), left_at__isnull=True)
+        return self.annotate(
+            reader_answered=Exists(reader_answered),
+            author_is_member=Exists(current.filter(user=OuterRef("author"))),
+            reader_is_member=Exists(current.filter(user=user)),
+        ).filter(
             Q(author=user)
             | Q(visibility=Visibility.SHARED)
-            | Q(visibility=Visibility.SEALED, reader_answered=True)
+            | Q(
+                visibility=Visibility.SEALED,
+                reader_answered=True,
+                author_is_member=True,
+                reader_is_member=True,
+            )
         )
 
 
