@@ -158,7 +158,8 @@ def _accept_locked(user: User, invitation_id: int) -> Couple:
     # The partner who left coming back resumes the pairing they were part of.
     returning = couple.memberships.filter(user=user, left_at__isnull=False).exists()
     if couple.held_another_pairing and members and not returning:
-        fresh = Couple.objects.create(name=couple.name, time_zone=couple.time_zone)
+        # Not even the name: it was given to the old pairing.
+        fresh = Couple.objects.create(time_zone=couple.time_zone)
         for member in members:
             _end(member, now)
             Membership.objects.create(couple=fresh, user_id=member.user_id, seat=1)
