@@ -232,3 +232,30 @@ def test_leaving_without_a_space_does_nothing(alice):
 def test_make_couple_helper_builds_two_seats(alice, bob):
     couple = make_couple(alice, bob)
     assert couple.memberships.active().count() == 2
+
+
+def test_the_migration_marks_spaces_whose_pairing_already_ended(alice, bob, charlie):
+    """Spaces from before ``pairing_ended_at``: a left membership, or an invitation
+    whose sender or joiner was deleted, tells that a pairing ended there."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("couples.migrations.0003_couple_pairing_ended_at")
+    left = services.create_space(alice)
+    invitation, _, _ = services.issue_invitation(left, alice)
+    services.accept_invitation(bob, invitation.pk)
+    Membership.objects.filter(user=bob).update(left_at=timezone.now())
+    deleted_joiner = services.create_space(UserFactory())
+    gone = UserFactory()
+    sent, _, _ = Invitation.issue(deleted_joiner, deleted_joiner.memberships.get().user)
+    Invitation.objects.filter(pk=sent.pk).update(accepted_at=timezone.now(), accepted_by=gone)
+    gone.delete()
+    untouched = Membership.objects.get(user=charlie).couple
+    Couple.objects.update(pairing_ended_at=None)
+
+    migration.mark_ended_pairings(apps, None)
+
+    ended = set(Couple.objects.filter(pairing_ended_at__isnull=False).values_list("pk", flat=True))
+    assert ended == {left.pk, deleted_joiner.pk}
+    assert untouched.pk not in ended
