@@ -52,10 +52,14 @@ class Step:
 
 
 class ActionError(Exception):
-    def __init__(self, message: str, status: int = 409) -> None:
+    """An action that can't be applied. ``words`` carries back what the partner
+    wrote with it, when it could not be kept, so the page can hand it back."""
+
+    def __init__(self, message: str, status: int = 409, words: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.words = words
 
 
 class Flow:
@@ -188,15 +192,38 @@ def _require_turn(session: Session, seat: int) -> None:
         raise ActionError("It's your partner's turn right now.", 403)
 
 
+# The field each action that carries words writes them in.
+WORDS_FIELD = {"submit": "text", "turn_done": "note"}
+ENDED_BUT_KEPT = (
+    "Your partner ended the exercise just as you sent this. Your words are saved: "
+    "you'll find them in the summary."
+)
+MOVED_ON_BUT_KEPT = "The exercise had already moved on, but your words are saved."
+
+
 def act(session_id: int, couple_id: int, seat: int, action: str, data) -> Session:
     """Apply one partner's action to a session; return it, changed and saved.
 
     1. Lock the session row, so two partners acting at once are applied in turn.
-    2. Refuse actions on a finished session, or that the step doesn't take.
-    3. Apply the action, bump the version, save.
+    2. An action posted from a step the session has left (the form names its
+       step) was overtaken: by a double click, a retried request, the partner,
+       or the end of the session. It changes nothing, so a double "next" never
+       skips a step; but words it carries are kept on the step they were
+       written for, and only if that can't be done are they handed back.
+    3. Refuse actions the current step doesn't take.
+    4. Apply the action, bump the version, save.
+
+    The returned session's ``notice`` says what happened to overtaken words.
     """
     with transaction.atomic():
         session = Session.objects.select_for_update().get(pk=session_id, couple_id=couple_id)
+        session.notice = ""
+        if action == "end" and not session.is_active:
+            return session  # ended twice (a double click, or both at once): it's ended
+        posted = _posted_step(data)
+        overtaken = not session.is_active or (posted is not None and posted != session.step)
+        if overtaken and action != "end":
+            return _overtaken(session, posted, seat, action, data)
         if not session.is_active:
             raise ActionError("This exercise has already finished.", 409)
         step = current_step(session)
@@ -206,11 +233,65 @@ def act(session_id: int, couple_id: int, seat: int, action: str, data) -> Sessio
             raise ActionError("Nothing left to do here.", 409)
         elif not flow_for(session).handle(session, step, action, seat, data):
             _apply(session, step, action, seat, data)
-        session.version = F("version") + 1
-        session.updated_at = timezone.now()
-        session.save()
-        session.refresh_from_db()
+        _save(session)
         return session
+
+
+def _save(session: Session) -> None:
+    session.version = F("version") + 1
+    session.updated_at = timezone.now()
+    session.save()
+    session.refresh_from_db()
+
+
+def _posted_step(data) -> int | None:
+    """The step the acting page showed (a hidden field of every action form)."""
+    try:
+        return int(data.get("step", ""))
+    except (TypeError, ValueError):
+        return None
+
+
+def _overtaken(session: Session, posted: int | None, seat: int, action: str, data) -> Session:
+    """An action from a step the session has left: keep its words, change nothing else."""
+    words = str(data.get(WORDS_FIELD.get(action, ""), "")).strip()
+    if not words:
+        if not session.is_active:
+            raise ActionError("This exercise has already finished.", 409)
+        return session  # a double click, or the partner was quicker: nothing to do
+    if not _keep_words(session, posted, seat, action, words, data):
+        raise ActionError(
+            "This exercise has already finished, so your words couldn't be saved. "
+            "Copy them below if you'd like to keep them.",
+            409,
+            words=words,
+        )
+    # The partner's page may show the answer (a reveal, the summary): tell it.
+    _save(session)
+    session.notice = MOVED_ON_BUT_KEPT if session.is_active else ENDED_BUT_KEPT
+    return session
+
+
+def _keep_words(session: Session, posted: int | None, seat: int, action, words, data) -> bool:
+    """Save words on the step they were written for, if that step takes them from this seat."""
+    steps = flow_for(session).steps(session)
+    if posted is None or not 0 <= posted < len(steps):
+        return False
+    step = steps[posted]
+    try:
+        writer = _acting_seat(session, seat, data)
+    except ActionError:
+        return False
+    author = seat_user_ids(session).get(writer)
+    if author is None:
+        return False
+    if action == "submit" and step.kind == "write" and writer in step.writers:
+        save_entry(session, step, author, words)
+        return True
+    if action == "turn_done" and step.kind == "turns" and step.note:
+        save_entry(session, step, author, words, visibility=_chosen_visibility(step, data))
+        return True
+    return False
 
 
 def _apply(session: Session, step: Step, action: str, seat: int, data) -> None:

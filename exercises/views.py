@@ -138,11 +138,16 @@ def act(request: HttpRequest, pk: int) -> HttpResponse:
     except ActionError as error:
         session.refresh_from_db()
         ctx = stage_context(request, session, error=error.message)
+        ctx["unsent"] = error.words
         if request.htmx:
             return render(request, "exercises/session.html#stage", ctx, status=error.status)
         return render(request, "exercises/session.html", ctx, status=error.status)
     if request.htmx:
-        return render(request, "exercises/session.html#stage", stage_context(request, session))
+        ctx = stage_context(request, session)
+        ctx["notice"] = session.notice
+        return render(request, "exercises/session.html#stage", ctx)
+    if session.notice:
+        messages.info(request, session.notice)
     return redirect("exercise_session", pk=session.pk)
 
 

@@ -23,11 +23,20 @@
 
   // --- keep what someone is typing when the partner's move redraws the stage ---
   var typed = {};
+  var sent = {};
+  // Words in a form being sent are not "typed but unsent": the server keeps
+  // them, or hands them back in its answer.
+  document.addEventListener("submit", function (event) {
+    event.target.querySelectorAll("textarea, input[type=text]").forEach(function (field) {
+      if (field.id) sent[field.id] = true;
+    });
+  }, true);
   document.addEventListener("htmx:before:swap", function () {
     typed = {};
     document.querySelectorAll("#stage textarea, #stage input[type=text]").forEach(function (field) {
-      if (field.id && field.value) typed[field.id] = field.value;
+      if (field.id && field.value && !sent[field.id]) typed[field.id] = field.value;
     });
+    sent = {};
     var active = document.activeElement;
     typed.__focus = active && active.id ? active.id : null;
   });
@@ -35,11 +44,20 @@
     // htmx 4 fires the swap events for a 204 poll too (swap "none"): nothing
     // was redrawn, and restarting the timers would reset them to the last render.
     if (event.detail.ctx && event.detail.ctx.swap === "none") return;
+    var lost = [];
     Object.keys(typed).forEach(function (id) {
       if (id === "__focus") return;
       var field = document.getElementById(id);
       if (field && !field.value) field.value = typed[id];
+      else if (!field) lost.push(typed[id]);
     });
+    // The field is gone (the partner ended the exercise or skipped the step):
+    // hand the words back rather than let them vanish.
+    var unsent = document.querySelector("#stage [data-unsent]");
+    if (lost.length && unsent) {
+      unsent.querySelector("textarea").value = lost.join("\n\n");
+      unsent.hidden = false;
+    }
     if (typed.__focus) {
       var again = document.getElementById(typed.__focus);
       if (again) again.focus();
