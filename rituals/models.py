@@ -62,6 +62,8 @@ class Ritual(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # The create form's key (couples.once): one ritual per form, however often it's posted.
+    request_key = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["start_time", "title"]
@@ -70,6 +72,13 @@ class Ritual(models.Model):
                 fields=["next_reminder_at"],
                 condition=Q(is_active=True, next_reminder_at__isnull=False),
                 name="ritual_due_reminder",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["couple", "request_key"],
+                condition=~Q(request_key=""),
+                name="one_ritual_per_create_form",
             ),
         ]
 

@@ -21,6 +21,7 @@ from accounts.middleware import without_user
 from accounts.models import User
 from accounts.sessions import session_hash_matches, session_user_id
 from config.text import plain_text
+from couples import once
 from couples.access import couple_required
 from rituals import agenda, calendar, catalog, links
 from rituals.forms import EARLIEST, LATEST, KeepForm, RitualForm, default_start_date
@@ -130,26 +131,33 @@ def add_from_catalog(request: HttpRequest, key: str) -> HttpResponse:
     template = catalog.get(key)
     if template is None:
         raise Http404("No such ritual template")
-    ritual = Ritual(
-        couple=request.couple,
-        template_key=template.key,
-        title=template.title,
-        description=template.why,
-        how_to=template.how_to,
-        prompt=template.prompt,
-        rrule=template.rrule,
-        start_date=default_start_date(request.couple.time_zone),
-        start_time=template.time,
-        time_zone=request.couple.time_zone,
-        duration_minutes=template.duration_minutes,
-        reminder_lead_minutes=template.reminder_lead_minutes,
-        created_by=request.user,
-    )
-    ritual.plan_next_reminder(timezone.now())
-    ritual.save()
-    messages.success(
-        request, f"“{ritual.title}” is part of your space now. Both of you can change it."
-    )
+
+    def add() -> Ritual:
+        ritual = Ritual(
+            couple=request.couple,
+            template_key=template.key,
+            title=template.title,
+            description=template.why,
+            how_to=template.how_to,
+            prompt=template.prompt,
+            rrule=template.rrule,
+            start_date=default_start_date(request.couple.time_zone),
+            start_time=template.time,
+            time_zone=request.couple.time_zone,
+            duration_minutes=template.duration_minutes,
+            reminder_lead_minutes=template.reminder_lead_minutes,
+            created_by=request.user,
+            request_key=once.posted_key(request),
+        )
+        ritual.plan_next_reminder(timezone.now())
+        ritual.save()
+        return ritual
+
+    ritual, created = once.create_once(request.couple.rituals, once.posted_key(request), add)
+    if created:
+        messages.success(
+            request, f"“{ritual.title}” is part of your space now. Both of you can change it."
+        )
     return redirect("ritual_detail", pk=ritual.pk)
 
 
@@ -160,12 +168,14 @@ def _form_page(request, form, ritual=None, status=200):
 @couple_required
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest) -> HttpResponse:
-    instance = Ritual(couple=request.couple, created_by=request.user)
+    key = once.posted_key(request)
+    instance = Ritual(couple=request.couple, created_by=request.user, request_key=key)
     if request.method == "POST":
         form = RitualForm(request.POST, instance=instance, user=request.user)
         if form.is_valid():
-            ritual = form.save()
-            messages.success(request, f"“{ritual.title}” added.")
+            ritual, created = once.create_once(request.couple.rituals, key, form.save)
+            if created:
+                messages.success(request, f"“{ritual.title}” added.")
             return redirect("ritual_detail", pk=ritual.pk)
         return _form_page(request, form, status=422)
     initial = {
