@@ -362,3 +362,24 @@ def test_daily_question_stays_sealed_until_both_answered(pair, shots, browser_pr
     expect(alice.get_by_text("Sealed until your partner answers too.")).to_have_count(0)
     screenshot(alice, shots / "10-alice-daily-after.png")
     assert_no_browser_problems(browser_problems)
+
+
+def test_words_being_typed_when_the_partner_ends_are_handed_back(pair, shots, browser_problems):
+    """Bob is writing his check-in answer when Alice ends the exercise: his page
+    redraws as ended, and what he typed is still there for him to copy."""
+    alice, bob = pair
+    start_exercise(alice, "Weekly check-in")
+    join_from_dashboard(bob, "Alice")
+    while not stage(alice).get_by_role("textbox").count():
+        act(alice, "Next")
+        alice.wait_for_timeout(100)
+    box = stage(bob).get_by_label("Your answer")
+    expect(box).to_be_visible(timeout=FOLLOW_MS)
+    box.fill("half a thought about our week")
+    alice.get_by_role("button", name="End the exercise here").click()
+    expect_step(bob, "Ended.")
+    kept = stage(bob).get_by_label(re.compile("What you were writing was not sent"))
+    expect(kept).to_be_visible()
+    expect(kept).to_have_value("half a thought about our week")
+    screenshot(bob, shots / "09-bob-unsent-words-kept.png")
+    assert_no_browser_problems(browser_problems)
