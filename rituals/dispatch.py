@@ -33,6 +33,16 @@ STALE_SENDING = timedelta(minutes=10)
 MAX_ABANDONED = 6
 # Missed occurrences recorded as skipped after downtime, per ritual and tick.
 MAX_SKIPS_RECORDED = 50
+# How long after its ritual started a reminder may still go out. Beat ticks
+# once a minute, at whatever second it was started, so a reminder due at the
+# start ("At the start time", lead 0) is first seen up to a minute after the
+# ritual started, and sent a moment later still. Only an occurrence that
+# started longer ago than this (downtime well beyond one tick) is skipped.
+# Five minutes cover that minute, a lost trigger queued again after
+# REQUEUE_AFTER and a retry or two of a transient SMTP error, while the
+# nudge is still worth reading. The tick, the send step and the retry window
+# all go by ``send_deadline``.
+START_GRACE = timedelta(minutes=5)
 
 
 @dataclass
@@ -41,6 +51,11 @@ class TickResult:
     queued: list[int] = field(default_factory=list)
     skipped: int = 0
     requeued: int = 0
+
+
+def send_deadline(occurrence: datetime) -> datetime:
+    """The instant from which a reminder for ``occurrence`` is too late to send."""
+    return occurrence + START_GRACE
 
 
 def recipients(ritual: Ritual) -> list[int]:
@@ -56,18 +71,20 @@ def recipients(ritual: Ritual) -> list[int]:
 def plan(ritual: Ritual, now: datetime) -> tuple[list[ReminderDelivery], int]:
     """Deliveries for every occurrence whose reminder is due; advance the ritual.
 
-    An occurrence that has already started is recorded as skipped, never
-    sent late: after downtime partners get the next nudge, not a flood.
+    An occurrence that started more than START_GRACE ago is recorded as
+    skipped, never sent late: after downtime partners get the next nudge, not
+    a flood. One that started less long ago (a reminder due at the start, seen
+    by the first tick after it) is sent.
     """
     rows: list[ReminderDelivery] = []
     skipped = 0
     to = recipients(ritual)
     occurrence = ritual.next_occurrence_at
     while occurrence is not None and occurrence - ritual.lead <= now:
-        if occurrence <= now:
+        if send_deadline(occurrence) <= now:
             skipped += 1
             if skipped > MAX_SKIPS_RECORDED:
-                occurrence = ritual.next_occurrence_after(now)
+                occurrence = ritual.next_occurrence_after(now - START_GRACE)
                 continue
             status = Status.SKIPPED
         else:
@@ -218,10 +235,11 @@ MIN_BACKOFF = timedelta(minutes=1)
 
 def backoff(attempts: int, time_left: timedelta | None = None) -> timedelta:
     """The wait before retrying a transient failure: 1, 2, 4, 8… minutes, but
-    never more than an eighth of the time left before the ritual starts (nor
-    less than a minute), so a short lead still gets many tries: 14 within a
-    15-minute lead (a plain doubling gives six). The tick re-queues the row
-    when it is due.
+    never more than an eighth of the time left before the send deadline (nor
+    less than a minute), so a short lead still gets many tries: 16 for a
+    15-minute lead, whose deadline is 20 minutes off (a plain doubling gives
+    six), and 5 for a reminder at the start first tried 59 s after it. The
+    tick re-queues the row when it is due.
     """
     wait = timedelta(minutes=2 ** max(attempts - 1, 0))
     if time_left is not None:
@@ -243,10 +261,11 @@ def send_delivery(delivery_id: int) -> str:
 
     1. Claim: pending → sending. A duplicate trigger, or the retry of a
        worker that died, finds nothing to claim and stops.
-    2. An occurrence that has started by now is skipped, not sent late.
+    2. An occurrence that started more than START_GRACE ago is skipped, not
+       sent late.
     3. Send; on success mark sent. A transient SMTP error puts the row back
        to pending with a backoff, for as long as the retry would still come
-       before the ritual starts; a permanent one, or a transient one with no
+       before the send deadline; a permanent one, or a transient one with no
        time left, marks it failed.
     4. Every write after the claim names this claim (status sending, claimed
        at ``now``): a worker that was frozen past STALE_SENDING, whose row was
@@ -258,21 +277,22 @@ def send_delivery(delivery_id: int) -> str:
     if not claim_delivery(delivery_id, now):
         return "not-claimed"
     delivery = ReminderDelivery.objects.select_related("ritual", "recipient").get(pk=delivery_id)
-    if delivery.occurrence_at <= now:
+    deadline = send_deadline(delivery.occurrence_at)
+    if deadline <= now:
         return _finish(delivery, now, Status.SKIPPED, "the ritual had already started")
     try:
         send_reminder(delivery)
     except Exception as error:  # every outcome is recorded on the row
         message = f"{type(error).__name__}: {error}"[:1000]
         if is_transient(error):
-            retry_at = now + backoff(delivery.attempts, delivery.occurrence_at - now)
-            if retry_at < delivery.occurrence_at:
+            retry_at = now + backoff(delivery.attempts, deadline - now)
+            if retry_at < deadline:
                 _mine(delivery, now).update(
                     status=Status.PENDING, last_error=message, next_attempt_at=retry_at
                 )
                 log.warning("reminder %s: transient failure, will retry: %s", delivery.pk, message)
                 return Status.PENDING
-            message = f"still failing when its ritual was about to start: {message}"[:1000]
+            message = f"still failing when it was too late to retry: {message}"[:1000]
         log.error("reminder %s failed: %s", delivery.pk, message)
         return _finish(delivery, now, Status.FAILED, message)
     return _finish(delivery, now, Status.SENT, "")
