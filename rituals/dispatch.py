@@ -7,10 +7,13 @@ triggers, which the tick rebuilds if they are lost.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import Error, connection, transaction
 from django.db.models import F, Prefetch
 from django.utils import timezone
 
@@ -270,6 +273,8 @@ def send_delivery(delivery_id: int) -> str:
     4. Every write after the claim names this claim (status sending, claimed
        at ``now``): a worker that was frozen past STALE_SENDING, whose row was
        reopened and sent by another, changes nothing when it wakes.
+    5. Those writes survive a dropped database connection (a restart, a
+       failover): see ``_write_after_send``.
     """
     from rituals.emails import send_reminder
 
@@ -287,8 +292,11 @@ def send_delivery(delivery_id: int) -> str:
         if is_transient(error):
             retry_at = now + backoff(delivery.attempts, deadline - now)
             if retry_at < deadline:
-                _mine(delivery, now).update(
-                    status=Status.PENDING, last_error=message, next_attempt_at=retry_at
+                _write_after_send(
+                    delivery,
+                    lambda: _mine(delivery, now).update(
+                        status=Status.PENDING, last_error=message, next_attempt_at=retry_at
+                    ),
                 )
                 log.warning("reminder %s: transient failure, will retry: %s", delivery.pk, message)
                 return Status.PENDING
@@ -306,10 +314,58 @@ def _mine(delivery: ReminderDelivery, claimed_at: datetime):
 
 
 def _finish(delivery: ReminderDelivery, claimed_at: datetime, status: str, error: str) -> str:
-    _mine(delivery, claimed_at).update(
-        status=status,
-        last_error=error,
-        sent_at=timezone.now() if status == Status.SENT else None,
-        next_attempt_at=None,
+    sent_at = timezone.now() if status == Status.SENT else None
+    _write_after_send(
+        delivery,
+        lambda: _mine(delivery, claimed_at).update(
+            status=status, last_error=error, sent_at=sent_at, next_attempt_at=None
+        ),
     )
     return status
+
+
+# How long a worker keeps trying to record a send's outcome while the database
+# is unreachable: a PostgreSQL restart takes a second or two, a failover to a
+# standby up to a minute. Well under STALE_SENDING, so no other worker has
+# taken the row over meanwhile (and if one had, the write, naming this claim,
+# would change nothing).
+MARK_PATIENCE = timedelta(seconds=60)
+# The pauses between tries grow from the first to the longest.
+MARK_FIRST_PAUSE = 0.1
+MARK_LONGEST_PAUSE = 5.0
+
+
+def _write_after_send(delivery: ReminderDelivery, write: Callable[[], int]) -> None:
+    """Record the outcome of a send, on a fresh connection if the old one is gone.
+
+    The message may be at the server by now: if this write is lost, the row
+    stays *sending*, the tick reopens it after STALE_SENDING and it goes out
+    again. A restart or failover of the database drops the worker's connection
+    (and a restart during sending used to hit exactly this), so a failed write
+    is tried again on a new connection, with growing pauses, for up to
+    MARK_PATIENCE, then given up (the row is left to the reopen). Repeating it
+    is safe: it names the claim, so after a first try that committed but whose
+    reply was lost it matches nothing.
+    """
+    give_up_at = time.monotonic() + MARK_PATIENCE.total_seconds()
+    pause = MARK_FIRST_PAUSE
+    while True:
+        try:
+            write()
+            return
+        # Django's wrapped errors, and the driver's own where Django doesn't
+        # wrap a call (a connection closed under it).
+        except (Error, connection.Database.Error) as error:
+            if connection.in_atomic_block or time.monotonic() + pause > give_up_at:
+                raise
+            log.warning(
+                "reminder %s: recording the send failed, trying again on a new connection "
+                "in %.1f s: %s",
+                delivery.pk,
+                pause,
+                error,
+            )
+        with suppress(Error, connection.Database.Error):
+            connection.close()
+        time.sleep(pause)
+        pause = min(pause * 2, MARK_LONGEST_PAUSE)
