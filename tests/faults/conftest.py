@@ -163,15 +163,20 @@ class PrivatePostgres:
     directory: restarting it ends every connection to it and to nothing else.
 
     ``initdb`` and ``postgres`` refuse to run as root; as root (as CI runs) they
-    run as the ``postgres`` user, through ``runuser``, in a directory it owns.
-    Unix sockets are off (TCP only), ``fsync`` too: a restart, even an
+    run as the ``postgres`` user, through ``runuser``, in a directory it owns
+    (under the temporary folder, or ``/tmp`` if that one is closed to it).
+    Unix sockets are off (TCP only), ``fsync`` and full-page writes too: a restart, even an
     immediate one, keeps what the kernel was given, and this data is thrown
     away anyway. Commits stay synchronous, so a commit the client saw survives.
     """
 
     def __init__(self) -> None:
         self.bindir = postgres_bindir()
-        self.dir = Path(tempfile.mkdtemp(prefix="tend-pg-"))
+        self.as_postgres = os.geteuid() == 0
+        parent = tempfile.gettempdir()
+        if self.as_postgres and not self._reachable(parent):
+            parent = "/tmp"  # e.g. a checkout under /root, which only root may enter
+        self.dir = Path(tempfile.mkdtemp(prefix="tend-pg-", dir=parent))
         self.data = self.dir / "data"
         self.log = self.dir / "postgres.log"
         self.port = free_port()
@@ -182,9 +187,14 @@ class PrivatePostgres:
     def url(self) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/tend"
 
+    @staticmethod
+    def _reachable(folder: str) -> bool:
+        probe = ["runuser", "-u", "postgres", "--", "test", "-x", folder]
+        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+
     def _run(self, program: str, *args: str, timeout: float = 60) -> str:
         command = [str(self.bindir / program), *args]
-        if os.geteuid() == 0:
+        if self.as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
@@ -195,7 +205,7 @@ class PrivatePostgres:
         return done.stdout
 
     def start(self) -> PrivatePostgres:
-        if os.geteuid() == 0:
+        if self.as_postgres:
             shutil.chown(self.dir, user="postgres")
         self._run(
             "initdb",
