@@ -38,12 +38,16 @@ class ReminderDeliveryAdmin(admin.ModelAdmin):
     def short_error(self, delivery: ReminderDelivery) -> str:
         return delivery.last_error[:80]
 
-    @admin.action(description="Send the selected failed reminders again (if not started yet)")
+    @admin.action(description="Send the selected failed reminders again (if not too late)")
     def retry_failed(self, request, queryset) -> None:
         from django.utils import timezone
 
+        from rituals.dispatch import START_GRACE
+
+        # Too late by the same rule as the tick's and the worker's.
         count = queryset.filter(
-            status=ReminderDelivery.Status.FAILED, occurrence_at__gt=timezone.now()
+            status=ReminderDelivery.Status.FAILED,
+            occurrence_at__gt=timezone.now() - START_GRACE,
         ).update(
             status=ReminderDelivery.Status.PENDING,
             next_attempt_at=timezone.now(),

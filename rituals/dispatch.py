@@ -7,10 +7,13 @@ triggers, which the tick rebuilds if they are lost.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import Error, connection, transaction
 from django.db.models import F, Prefetch
 from django.utils import timezone
 
@@ -33,6 +36,16 @@ STALE_SENDING = timedelta(minutes=10)
 MAX_ABANDONED = 6
 # Missed occurrences recorded as skipped after downtime, per ritual and tick.
 MAX_SKIPS_RECORDED = 50
+# How long after its ritual started a reminder may still go out. Beat ticks
+# once a minute, at whatever second it was started, so a reminder due at the
+# start ("At the start time", lead 0) is first seen up to a minute after the
+# ritual started, and sent a moment later still. Only an occurrence that
+# started longer ago than this (downtime well beyond one tick) is skipped.
+# Five minutes cover that minute, a lost trigger queued again after
+# REQUEUE_AFTER and a retry or two of a transient SMTP error, while the
+# nudge is still worth reading. The tick, the send step and the retry window
+# all go by ``send_deadline``.
+START_GRACE = timedelta(minutes=5)
 
 
 @dataclass
@@ -41,6 +54,11 @@ class TickResult:
     queued: list[int] = field(default_factory=list)
     skipped: int = 0
     requeued: int = 0
+
+
+def send_deadline(occurrence: datetime) -> datetime:
+    """The instant from which a reminder for ``occurrence`` is too late to send."""
+    return occurrence + START_GRACE
 
 
 def recipients(ritual: Ritual) -> list[int]:
@@ -56,18 +74,20 @@ def recipients(ritual: Ritual) -> list[int]:
 def plan(ritual: Ritual, now: datetime) -> tuple[list[ReminderDelivery], int]:
     """Deliveries for every occurrence whose reminder is due; advance the ritual.
 
-    An occurrence that has already started is recorded as skipped, never
-    sent late: after downtime partners get the next nudge, not a flood.
+    An occurrence that started more than START_GRACE ago is recorded as
+    skipped, never sent late: after downtime partners get the next nudge, not
+    a flood. One that started less long ago (a reminder due at the start, seen
+    by the first tick after it) is sent.
     """
     rows: list[ReminderDelivery] = []
     skipped = 0
     to = recipients(ritual)
     occurrence = ritual.next_occurrence_at
     while occurrence is not None and occurrence - ritual.lead <= now:
-        if occurrence <= now:
+        if send_deadline(occurrence) <= now:
             skipped += 1
             if skipped > MAX_SKIPS_RECORDED:
-                occurrence = ritual.next_occurrence_after(now)
+                occurrence = ritual.next_occurrence_after(now - START_GRACE)
                 continue
             status = Status.SKIPPED
         else:
@@ -218,10 +238,11 @@ MIN_BACKOFF = timedelta(minutes=1)
 
 def backoff(attempts: int, time_left: timedelta | None = None) -> timedelta:
     """The wait before retrying a transient failure: 1, 2, 4, 8… minutes, but
-    never more than an eighth of the time left before the ritual starts (nor
-    less than a minute), so a short lead still gets many tries: 14 within a
-    15-minute lead (a plain doubling gives six). The tick re-queues the row
-    when it is due.
+    never more than an eighth of the time left before the send deadline (nor
+    less than a minute), so a short lead still gets many tries: 16 for a
+    15-minute lead, whose deadline is 20 minutes off (a plain doubling gives
+    six), and 5 for a reminder at the start first tried 59 s after it. The
+    tick re-queues the row when it is due.
     """
     wait = timedelta(minutes=2 ** max(attempts - 1, 0))
     if time_left is not None:
@@ -243,14 +264,17 @@ def send_delivery(delivery_id: int) -> str:
 
     1. Claim: pending → sending. A duplicate trigger, or the retry of a
        worker that died, finds nothing to claim and stops.
-    2. An occurrence that has started by now is skipped, not sent late.
+    2. An occurrence that started more than START_GRACE ago is skipped, not
+       sent late.
     3. Send; on success mark sent. A transient SMTP error puts the row back
        to pending with a backoff, for as long as the retry would still come
-       before the ritual starts; a permanent one, or a transient one with no
+       before the send deadline; a permanent one, or a transient one with no
        time left, marks it failed.
     4. Every write after the claim names this claim (status sending, claimed
        at ``now``): a worker that was frozen past STALE_SENDING, whose row was
        reopened and sent by another, changes nothing when it wakes.
+    5. Those writes survive a dropped database connection (a restart, a
+       failover): see ``_write_after_send``.
     """
     from rituals.emails import send_reminder
 
@@ -258,21 +282,25 @@ def send_delivery(delivery_id: int) -> str:
     if not claim_delivery(delivery_id, now):
         return "not-claimed"
     delivery = ReminderDelivery.objects.select_related("ritual", "recipient").get(pk=delivery_id)
-    if delivery.occurrence_at <= now:
+    deadline = send_deadline(delivery.occurrence_at)
+    if deadline <= now:
         return _finish(delivery, now, Status.SKIPPED, "the ritual had already started")
     try:
         send_reminder(delivery)
     except Exception as error:  # every outcome is recorded on the row
         message = f"{type(error).__name__}: {error}"[:1000]
         if is_transient(error):
-            retry_at = now + backoff(delivery.attempts, delivery.occurrence_at - now)
-            if retry_at < delivery.occurrence_at:
-                _mine(delivery, now).update(
-                    status=Status.PENDING, last_error=message, next_attempt_at=retry_at
+            retry_at = now + backoff(delivery.attempts, deadline - now)
+            if retry_at < deadline:
+                _write_after_send(
+                    delivery,
+                    lambda: _mine(delivery, now).update(
+                        status=Status.PENDING, last_error=message, next_attempt_at=retry_at
+                    ),
                 )
                 log.warning("reminder %s: transient failure, will retry: %s", delivery.pk, message)
                 return Status.PENDING
-            message = f"still failing when its ritual was about to start: {message}"[:1000]
+            message = f"still failing when it was too late to retry: {message}"[:1000]
         log.error("reminder %s failed: %s", delivery.pk, message)
         return _finish(delivery, now, Status.FAILED, message)
     return _finish(delivery, now, Status.SENT, "")
@@ -286,10 +314,58 @@ def _mine(delivery: ReminderDelivery, claimed_at: datetime):
 
 
 def _finish(delivery: ReminderDelivery, claimed_at: datetime, status: str, error: str) -> str:
-    _mine(delivery, claimed_at).update(
-        status=status,
-        last_error=error,
-        sent_at=timezone.now() if status == Status.SENT else None,
-        next_attempt_at=None,
+    sent_at = timezone.now() if status == Status.SENT else None
+    _write_after_send(
+        delivery,
+        lambda: _mine(delivery, claimed_at).update(
+            status=status, last_error=error, sent_at=sent_at, next_attempt_at=None
+        ),
     )
     return status
+
+
+# How long a worker keeps trying to record a send's outcome while the database
+# is unreachable: a PostgreSQL restart takes a second or two, a failover to a
+# standby up to a minute. Well under STALE_SENDING, so no other worker has
+# taken the row over meanwhile (and if one had, the write, naming this claim,
+# would change nothing).
+MARK_PATIENCE = timedelta(seconds=60)
+# The pauses between tries grow from the first to the longest.
+MARK_FIRST_PAUSE = 0.1
+MARK_LONGEST_PAUSE = 5.0
+
+
+def _write_after_send(delivery: ReminderDelivery, write: Callable[[], int]) -> None:
+    """Record the outcome of a send, on a fresh connection if the old one is gone.
+
+    The message may be at the server by now: if this write is lost, the row
+    stays *sending*, the tick reopens it after STALE_SENDING and it goes out
+    again. A restart or failover of the database drops the worker's connection
+    (and a restart during sending used to hit exactly this), so a failed write
+    is tried again on a new connection, with growing pauses, for up to
+    MARK_PATIENCE, then given up (the row is left to the reopen). Repeating it
+    is safe: it names the claim, so after a first try that committed but whose
+    reply was lost it matches nothing.
+    """
+    give_up_at = time.monotonic() + MARK_PATIENCE.total_seconds()
+    pause = MARK_FIRST_PAUSE
+    while True:
+        try:
+            write()
+            return
+        # Django's wrapped errors, and the driver's own where Django doesn't
+        # wrap a call (a connection closed under it).
+        except (Error, connection.Database.Error) as error:
+            if connection.in_atomic_block or time.monotonic() + pause > give_up_at:
+                raise
+            log.warning(
+                "reminder %s: recording the send failed, trying again on a new connection "
+                "in %.1f s: %s",
+                delivery.pk,
+                pause,
+                error,
+            )
+        with suppress(Error, connection.Database.Error):
+            connection.close()
+        time.sleep(pause)
+        pause = min(pause * 2, MARK_LONGEST_PAUSE)

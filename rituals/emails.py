@@ -1,10 +1,26 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail.utils import DNS_NAME
 from django.utils import timezone
 
 from couples.emails import render_email
 from rituals import links
 from rituals.models import ReminderDelivery
+
+
+def message_id(delivery: ReminderDelivery) -> str:
+    """The same Message-ID every time this outbox row is sent.
+
+    A row can go out twice (the window in docs/faults.md): the second copy is
+    then recognisably the same message, and mail providers that fold
+    messages with one ID show it once. The occurrence keeps IDs apart should
+    a restored database hand out row ids again.
+    """
+    host = urlsplit(settings.SITE_URL).hostname or str(DNS_NAME)
+    return f"<reminder.{delivery.pk}.{int(delivery.occurrence_at.timestamp())}@{host}>"
 
 
 def send_reminder(delivery: ReminderDelivery) -> None:
@@ -33,6 +49,7 @@ def send_reminder(delivery: ReminderDelivery) -> None:
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",
+            "Message-ID": message_id(delivery),
         }
     )
     message.send()

@@ -2,6 +2,10 @@
 
 - ``PrivateRedis``: a ``redis-server`` of our own on a free loopback port, so
   flushing, stopping and restarting it disturbs nobody else's broker.
+- ``PrivatePostgres``: a PostgreSQL cluster of our own (``initdb`` in a
+  temporary directory, a free loopback port), to restart under running
+  workers without touching the shared server; ``on_private_postgres`` points
+  this process and the workers at it.
 - ``WorkerProcess``: ``celery -A config worker --pool=solo`` as a separate
   process against the test database, so it can be killed with SIGKILL like a
   real one. It reads the real clock and the app's real timeouts; the tick runs
@@ -19,12 +23,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,7 +43,8 @@ import psycopg
 import pytest
 import redis
 from aiosmtpd.controller import Controller
-from django.db import connection, transaction
+from django.core.management import call_command
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from kombu import pools
 
@@ -124,6 +133,132 @@ class PrivateRedis:
 
     def queued(self, queue: str) -> int:
         return self.client().llen(queue)
+
+
+# --- PostgreSQL -------------------------------------------------------------
+
+
+def postgres_bindir() -> Path:
+    """Where ``initdb`` and ``pg_ctl`` are: ``PG_BINDIR``, the ``PATH``, or the newest
+    of Debian's ``/usr/lib/postgresql/<version>/bin``."""
+    if os.environ.get("PG_BINDIR"):
+        return Path(os.environ["PG_BINDIR"])
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    installed = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+        key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
+    )
+    if installed:
+        return installed[-1].parent
+    raise AssertionError(
+        "PostgreSQL's server programs (initdb, pg_ctl) are needed: install the "
+        "postgresql package, or set PG_BINDIR to the folder that holds them"
+    )
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own on 127.0.0.1 and a free port, in a temporary
+    directory: restarting it ends every connection to it and to nothing else.
+
+    ``initdb`` and ``postgres`` refuse to run as root; as root (as CI runs) they
+    run as the ``postgres`` user, through ``runuser``, in a directory it owns
+    (under the temporary folder, or ``/tmp`` if that one is closed to it).
+    Unix sockets are off (TCP only), ``fsync`` and full-page writes too: a restart, even an
+    immediate one, keeps what the kernel was given, and this data is thrown
+    away anyway. Commits stay synchronous, so a commit the client saw survives.
+    """
+
+    def __init__(self) -> None:
+        self.bindir = postgres_bindir()
+        self.as_postgres = os.geteuid() == 0
+        parent = tempfile.gettempdir()
+        if self.as_postgres and not self._reachable(parent):
+            parent = "/tmp"  # e.g. a checkout under /root, which only root may enter
+        self.dir = Path(tempfile.mkdtemp(prefix="tend-pg-", dir=parent))
+        self.data = self.dir / "data"
+        self.log = self.dir / "postgres.log"
+        self.port = free_port()
+        self.restarts = 0
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/tend"
+
+    @staticmethod
+    def _reachable(folder: str) -> bool:
+        probe = ["runuser", "-u", "postgres", "--", "test", "-x", folder]
+        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+
+    def _run(self, program: str, *args: str, timeout: float = 60) -> str:
+        command = [str(self.bindir / program), *args]
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}{done.stderr}\n"
+                f"{_tail(self.log)}"
+            )
+        return done.stdout
+
+    def start(self) -> PrivatePostgres:
+        if self.as_postgres:
+            shutil.chown(self.dir, user="postgres")
+        self._run(
+            "initdb",
+            *("-D", str(self.data), "-U", "postgres", "--auth=trust"),
+            *("--no-sync", "--no-locale", "-E", "UTF8"),
+        )
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+            "-c fsync=off -c full_page_writes=off -c max_connections=40"
+        )
+        self._run("pg_ctl", "start", "-w", "-D", str(self.data), "-l", str(self.log), "-o", options)
+        with psycopg.connect(self.url.replace("/tend", "/postgres"), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE tend")
+        return self
+
+    def restart(self, mode: str = "fast") -> None:
+        """``pg_ctl restart``: ``fast`` ends every session and shuts down cleanly,
+        ``immediate`` stops at once (recovery on start), as a crash would.
+        Returns once the server accepts connections again."""
+        with self._lock:
+            # The same options as before (pg_ctl keeps them), and the same log:
+            # without -l the new server would hold on to our output pipes.
+            self._run(
+                "pg_ctl", "restart", "-w", "-m", mode, "-D", str(self.data), "-l", str(self.log)
+            )
+            self.restarts += 1
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.data))
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextmanager
+def default_database(url: str) -> Iterator[None]:
+    """Point this process's default database at ``url`` for a while.
+
+    This thread gets a new connection object; other threads' new connections
+    read the same settings. The old connection is put back afterwards.
+    """
+    import dj_database_url
+
+    saved_settings = connections.settings["default"]
+    saved = connections["default"]
+    configured = connections.configure_settings({"default": dj_database_url.parse(url)})
+    connections.settings["default"] = configured["default"]
+    connections["default"] = connections.create_connection("default")
+    try:
+        yield
+    finally:
+        connections["default"].close()
+        connections.settings["default"] = saved_settings
+        connections["default"] = saved
 
 
 def _end(process: subprocess.Popen, sig: int, grace: float) -> None:
@@ -566,6 +701,20 @@ def sink() -> Iterator[FaultSink]:
 
 
 @pytest.fixture
+def private_postgres(transactional_db) -> Iterator[PrivatePostgres]:
+    """A migrated private PostgreSQL cluster, and this process's default database
+    pointed at it for the test (workers started by ``start_worker`` follow).
+    Whatever database the suite runs on, SQLite included."""
+    server = PrivatePostgres().start()
+    try:
+        with default_database(server.url):
+            call_command("migrate", verbosity=0)
+            yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def fast_recovery(monkeypatch) -> None:
     """Lost triggers are re-queued after 1 s and abandoned sends reopened after 3 s (this
     process's tick only: the worker's timeouts don't matter to recovery)."""
@@ -581,10 +730,11 @@ def start_worker(
 
     Depends on the database, broker and sink so that they outlive the workers.
     """
-    env = worker_environment(broker=broker.url, smtp_port=sink.port, database=database_url())
     started: list[WorkerProcess] = []
 
     def start() -> WorkerProcess:
+        # Read now: the test may have pointed this process at another database.
+        env = worker_environment(broker=broker.url, smtp_port=sink.port, database=database_url())
         worker = WorkerProcess(f"w{len(started) + 1}", env, app.conf.task_default_queue, fault_dir)
         started.append(worker.start())
         return worker

@@ -5,8 +5,11 @@ tick before the outage runs at R - 10 min, the first one after it at R (now,
 to the minute). Reminders that fell due in between follow the documented
 rule when the first tick finds them:
 
-- their ritual has started: recorded as skipped, never sent late;
-- it hasn't: sent now, late but before the start.
+- their ritual started more than ``START_GRACE`` (5 min) ago: recorded as
+  skipped, never sent late;
+- it started less long ago (a reminder at the start time, due a minute
+  before R): sent now;
+- it hasn't started: sent now, late but before the start.
 
 Reminders due before the outage were sent by the ticks before it, and those
 due after R wait for their time. Every ritual ends planned for tomorrow's
@@ -48,7 +51,8 @@ def test_after_beat_was_stopped_started_rituals_are_skipped_and_the_rest_sent_on
     # (occurrence, lead in minutes) of each kind, relative to R.
     kinds = {
         "due before the outage": (restart + 8 * minute, 20),  # reminder R-12
-        "started during it": (restart - 2 * minute, 5),  # reminder R-7, started at R-2
+        "started during it": (restart - 7 * minute, 0),  # reminder R-7, at the start
+        "started a moment ago": (restart - minute, 0),  # reminder R-1, within the grace
         "due during it, not started": (restart + 6 * minute, 15),  # reminder R-9
         "due after it": (restart + 30 * minute, 15),  # reminder R+15
     }
@@ -76,11 +80,11 @@ def test_after_beat_was_stopped_started_rituals_are_skipped_and_the_rest_sent_on
     with time_machine.travel(restart, tick=False):
         result = tick()
     assert result.skipped == PER_KIND  # one occurrence each
-    assert len(result.queued) == 2 * PER_KIND
+    assert len(result.queued) == 4 * PER_KIND
     drive(all_final, timeout=20)
 
     final = outcome(sink)
-    assert (final.delivered, final.lost, final.duplicates, final.unexpected) == (16, 0, 0, 0)
+    assert (final.delivered, final.lost, final.duplicates, final.unexpected) == (24, 0, 0, 0)
     by_kind = {
         kind: sorted(
             ReminderDelivery.objects.filter(ritual__in=group).values_list("status", flat=True)
@@ -90,6 +94,7 @@ def test_after_beat_was_stopped_started_rituals_are_skipped_and_the_rest_sent_on
     assert by_kind == {
         "due before the outage": [Status.SENT] * 2 * PER_KIND,
         "started during it": [Status.SKIPPED] * 2 * PER_KIND,
+        "started a moment ago": [Status.SENT] * 2 * PER_KIND,
         "due during it, not started": [Status.SENT] * 2 * PER_KIND,
         "due after it": [],
     }

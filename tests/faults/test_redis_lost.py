@@ -12,9 +12,10 @@ Two ways to lose them:
   rows but could not queue their sends (logged; the tick carries on), and
   Redis came back empty. The worker reconnects by itself.
 
-Some rituals were dispatched five minutes before they start and have started
-by the time their re-queued trigger reaches a worker: those are skipped, not
-sent late (the send step's rule, read on the worker's own clock).
+Some rituals were dispatched five minutes before they start and started
+more than ``START_GRACE`` (5 min) before their re-queued trigger reaches a
+worker: those are skipped, not sent late (the send step's rule, read on the
+worker's own clock).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.celery import app
+from rituals import dispatch
 from rituals.models import ReminderDelivery, Ritual
 from tests.faults.conftest import (
     all_final,
@@ -43,8 +45,9 @@ Status = ReminderDelivery.Status
 
 
 def rituals_that_start_while_redis_is_out(count: int) -> list:
-    """Rituals whose occurrence is a minute ago by the real clock, reminder 15 minutes before."""
-    occurrence = whole_minute(timezone.now()) - timedelta(minutes=1)
+    """Rituals whose occurrence is a minute more than START_GRACE ago by the real
+    clock, reminder 15 minutes before."""
+    occurrence = whole_minute(timezone.now()) - dispatch.START_GRACE - timedelta(minutes=1)
     with transaction.atomic():
         return [
             couple_with_ritual(occurrence - timedelta(hours=1), occurrence, 15, f"Tea {n}")
@@ -56,7 +59,7 @@ def rituals_that_start_while_redis_is_out(count: int) -> list:
 def test_triggers_lost_with_redis_are_rebuilt_and_each_reminder_goes_out_once(
     loss, broker, start_worker, sink, fast_recovery
 ):
-    rituals_due_now(10, lead=20)
+    rituals_due_now(10, lead=25)  # due when the tick ran, 11 minutes ago
     started = rituals_that_start_while_redis_is_out(3)
     # The tick ran five minutes ago, before any of them had started.
     dispatched_at = started[0].next_occurrence_at - timedelta(minutes=5)

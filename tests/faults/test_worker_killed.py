@@ -14,13 +14,15 @@ Where the kill lands decides whether one message goes out twice:
 - after the server stored it and before its 250 reached the worker: the
   message was delivered but the row never learned it, so the resend is a
   duplicate. That is the one window plain SMTP cannot close (docs/faults.md):
-  Tend errs on the side of sending twice rather than not at all.
+  Tend errs on the side of sending twice rather than not at all. Both copies
+  carry the row's Message-ID, so the second is recognisably the same message.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from rituals.emails import message_id
 from rituals.models import ReminderDelivery
 from tests.faults.conftest import (
     all_final,
@@ -79,8 +81,15 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_at_most_the_message
     assert final.statuses == {Status.SENT: 60}, final.statuses
     assert (final.lost, final.unexpected, final.delivered) == (0, 0, 60), final.line()
     if moment == "after-the-server-stored-it":
-        # Exactly the message the server had stored when the worker died, twice.
+        # Exactly the message the server had stored when the worker died, twice,
+        # both copies with the Message-ID of its row: recognisably one message.
         assert (final.duplicates, final.duplicated) == (1, [in_flight_key]), final.line()
+        twice = [
+            item.message["Message-ID"]
+            for item in sink.received
+            if (item.rcpt_tos[0], str(item.message["Subject"])) == in_flight_key
+        ]
+        assert twice == [message_id(in_flight)] * 2
     else:
         assert final.duplicates == 0, final.line()
         assert sink.keys()[in_flight_key] == 1

@@ -4,8 +4,9 @@ Then what a mail client and a link scanner do with it, over real HTTP against
 the live server: one-click unsubscribe (RFC 8058) and the "we did it" link.
 
 Time is not frozen: the worker thread's send step reads the real clock and
-skips an occurrence that has already started, so the ritual starts a few
-minutes from now, inside its reminder lead, and its reminder is due at once.
+skips an occurrence that started more than five minutes ago, so the ritual
+starts a few minutes from now, inside its reminder lead, and its reminder is
+due at once.
 The next day's reminder is dispatched with an explicit ``now`` instead.
 """
 

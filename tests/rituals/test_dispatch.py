@@ -190,28 +190,30 @@ def test_a_permanent_refusal_is_recorded_as_failed(
     assert "550" in walk.deliveries.first().last_error
 
 
-def test_transient_failures_are_retried_until_the_ritual_is_about_to_start(
+def test_transient_failures_are_retried_until_it_is_too_late_to_send(
     walk, settings, django_capture_on_commit_callbacks
 ):
-    """Retries follow the clock, not a count: closer together as the start nears."""
+    """Retries follow the clock, not a count: closer together as the deadline
+    (START_GRACE after the start) nears."""
+    deadline = dispatch.send_deadline(OCCURRENCE)
     with MailSink(refuse_first=1000) as sink:
         settings.MAILERS = sink.mailers()
-        at = REMINDER_DUE  # 15 minutes before the walk
+        at = REMINDER_DUE  # 15 minutes before the walk, 20 before the deadline
         for _ in range(30):
             tick(at, django_capture_on_commit_callbacks)
             pending = walk.deliveries.filter(status=Status.PENDING)
             if not pending.exists():
                 break
             at = min(pending.values_list("next_attempt_at", flat=True))
-            assert at < OCCURRENCE, "a retry was planned after the start"
+            assert at < deadline, "a retry was planned after the deadline"
     rows = list(walk.deliveries.all())
     assert {row.status for row in rows} == {Status.FAILED}
-    # 1, 1.75, 1.5, 1.3… then 1 minute apart: an eighth of what is left, at
-    # least a minute: 14 tries in the 15 minutes (six with a plain doubling)
-    assert [row.attempts for row in rows] == [14, 14]
+    # 1, 2, 2.1, 1.9, 1.6… then 1 minute apart: an eighth of what is left, at
+    # least a minute: 16 tries in the 20 minutes (six with a plain doubling)
+    assert [row.attempts for row in rows] == [16, 16]
     assert sink.refused == sum(row.attempts for row in rows)
-    assert all(row.claimed_at < OCCURRENCE for row in rows)
-    assert all("about to start" in row.last_error for row in rows)
+    assert all(row.claimed_at < deadline for row in rows)
+    assert all("too late to retry" in row.last_error for row in rows)
     assert {row.abandoned for row in rows} == {0}
 
 
