@@ -113,12 +113,14 @@ def test_renewing_an_emailed_invitation_sends_it_again(
 
 
 def test_the_invitation_page_for_a_visitor_offers_signup_with_email_prefilled(solo_alice, client):
-    _, token, _ = issue(solo_alice, email="bob@example.com")
+    invitation, token, _ = issue(solo_alice, email="bob@example.com")
     response = client.get(reverse("invitation", args=[token]))
     assert response.status_code == 200
     assert b"Alice invites you" in response.content
     assert b"email=bob%40example.com" in response.content
-    assert client.session["pending_invitation"] == token
+    # The session remembers which invitation, not its link (tests/security/test_stored_secrets.py).
+    pending = client.session["pending_invitation"]
+    assert pending == {"id": invitation.pk, "token_hash": invitation.token_hash}
 
 
 def test_a_visitor_who_signs_up_through_the_invitation_lands_on_it_after_confirming(
