@@ -9,6 +9,7 @@ became a 500 (``config.middleware.UnreadableBodyMiddleware``).
 from __future__ import annotations
 
 import http.client
+from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 import pytest
@@ -64,10 +65,9 @@ def test_a_login_form_in_another_charset_gets_a_clear_400(db, charset):
 
 
 def test_the_request_from_the_report_gets_a_400(db):
-    """Anonymous, no CSRF token at all, ``login=%ff`` in latin-1: as reported."""
-    response = post_raw(
-        Client(enforce_csrf_checks=True), "/accounts/login/", b"login=%ff", LATIN_1_FORM
-    )
+    """Anonymous, ``login=%ff`` in latin-1 and nothing else, from a browser that
+    has the CSRF cookie of an earlier visit: as reported."""
+    response = post_raw(browser(), "/accounts/login/", b"login=%ff", LATIN_1_FORM)
     assert response.status_code == 400
     assert UNREADABLE in response.content.decode()
 
@@ -124,14 +124,18 @@ def test_the_400_handler_renders_for_a_host_we_dont_serve(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_real_server_answers_400_not_500(live_server):
-    """The same request over a socket, as a browser or a script sends it."""
+    """The same request over a socket, with the cookie and token a browser sends."""
     address = urlsplit(live_server.url)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-    connection.request(
-        "POST", "/accounts/login/", body=b"login=%ff", headers={"Content-Type": LATIN_1_FORM}
-    )
+    connection.request("GET", "/accounts/login/")
+    first = connection.getresponse()
+    first.read()
+    cookie = SimpleCookie(first.headers["Set-Cookie"])["csrftoken"].value
+    body = f"csrfmiddlewaretoken={cookie}&login=%ff&password=x".encode()
+    headers = {"Content-Type": LATIN_1_FORM, "Cookie": f"csrftoken={cookie}"}
+    connection.request("POST", "/accounts/login/", body=body, headers=headers)
     response = connection.getresponse()
-    body = response.read().decode()
+    page = response.read().decode()
     connection.close()
     assert response.status == 400
-    assert UNREADABLE in body
+    assert UNREADABLE in page

@@ -124,9 +124,80 @@ def test_the_nonce_changes_with_every_response(alice):
 def test_private_downloads_are_not_cached_or_sniffed(alice, pair_space):
     response = logged_in(alice).get(reverse("export"))
     assert response.headers["Content-Type"].startswith("application/json")
-    assert response.headers["Cache-Control"] == "no-store"
+    assert cache_directives(response) == {"private", "no-store"}
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Content-Disposition"].startswith("attachment;")
+
+
+# ---------- no copy of any page in a browser's or a proxy's cache ----------
+
+# Calendar apps may keep the feed 15 minutes (rituals/views.py); privately.
+OWN_CACHING = {"calendar_feed"}
+
+
+def cache_directives(response) -> set[str]:
+    header = response.headers.get("Cache-Control", "")
+    return {part.split("=")[0].strip().lower() for part in header.split(",") if part.strip()}
+
+
+def assert_not_stored(response, where: str) -> None:
+    """After logging out on a shared computer, Back must not show the page again."""
+    directives = cache_directives(response)
+    shown = response.headers.get("Cache-Control")
+    assert "private" in directives, f"{where}: Cache-Control {shown!r}"
+    if where not in OWN_CACHING:
+        assert "no-store" in directives, f"{where}: Cache-Control {shown!r}"
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_no_page_of_a_member_may_be_stored(alice, pair_space, name):
+    route = MATRIX[name]
+    response = getattr(logged_in(alice), route.method)(url_for(name, route, pair_space))
+    assert response.status_code == route.member
+    assert_not_stored(response, name)
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_no_page_reached_without_logging_in_may_be_stored(pair_space, name):
+    """Signed links (calendar, done, pause, unsubscribe) and invitation links
+    show couple data without a log-in; the rest redirect to it."""
+    route = MATRIX[name]
+    response = getattr(Client(), route.method)(url_for(name, route, pair_space))
+    assert response.status_code == (302 if route.anonymous == "login" else route.anonymous)
+    assert_not_stored(response, name)
+
+
+def test_fragments_errors_and_account_pages_may_not_be_stored(alice, pair_space):
+    client = logged_in(alice)
+    csrf_checked = Client(enforce_csrf_checks=True)
+    csrf_checked.force_login(alice)
+    responses = {
+        "poll": client.get(
+            reverse("exercise_poll", args=[pair_space["session"].pk]), HTTP_HX_REQUEST="true"
+        ),
+        "404": client.get("/no/such/page/"),
+        "405": client.put(reverse("rituals")),
+        "422": client.post(reverse("ritual_new"), {}),
+        "403": csrf_checked.post(reverse("ritual_new"), {}),
+        "400": client.post(
+            reverse("ritual_new"),
+            b"title=x",
+            content_type="application/octet-stream",
+            CONTENT_TYPE="application/x-www-form-urlencoded; charset=latin-1",
+        ),
+        **{name: client.get(reverse(name)) for name in ALLAUTH_PAGES if ALLAUTH_PAGES[name]},
+        **{name: Client().get(reverse(name)) for name in ALLAUTH_PAGES if not ALLAUTH_PAGES[name]},
+    }
+    assert responses["403"].status_code == 403 and responses["400"].status_code == 400
+    for name, response in responses.items():
+        assert_not_stored(response, name)
+
+
+def test_static_files_stay_cacheable(client):
+    """Whitenoise answers them before the middleware: no reason to fetch them again."""
+    response = client.get("/static/css/tend.css")
+    assert response.status_code == 200
+    assert "no-store" not in cache_directives(response)
 
 
 # ---------- production: HSTS over HTTPS ----------
