@@ -243,10 +243,11 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
 }
 
-# Tend's own rate limits: "count/seconds" per user or address.
+# Tend's own rate limits, (count, seconds) per account, and a generous ceiling
+# per address, which many people may share (couples/ratelimit.py).
 TEND_RATE_LIMITS = {
-    "invite_send": (10, 3600),
-    "invite_code": (10, 600),
+    "invite_send": {"account": (10, 3600), "address": (60, 3600)},
+    "invite_code": {"account": (10, 600), "address": (60, 600)},
 }
 
 # Email (Django 6.1 MAILERS). SMTP when SMTP_HOST is set, the console otherwise.

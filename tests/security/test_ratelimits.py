@@ -34,8 +34,11 @@ def allauth_limits(settings):
 
 @pytest.fixture
 def tend_limits(settings):
-    def lower(**limits: tuple[int, int]) -> None:
-        settings.TEND_RATE_LIMITS = {**settings.TEND_RATE_LIMITS, **limits}
+    """``tend_limits("invite_code", account=(3, 600))``: other scopes stay as set."""
+
+    def lower(action: str, **scopes: tuple[int, int]) -> None:
+        current = settings.TEND_RATE_LIMITS
+        settings.TEND_RATE_LIMITS = {**current, action: {**current[action], **scopes}}
 
     return lower
 
@@ -54,6 +57,11 @@ def test_the_production_limits_are_set():
         settings.ACCOUNT_RATE_LIMITS
     )
     assert set(settings.TEND_RATE_LIMITS) == {"invite_send", "invite_code"}
+    for scopes in settings.TEND_RATE_LIMITS.values():
+        (per_account, window), (per_address, address_window) = scopes["account"], scopes["address"]
+        assert window == address_window
+        # Generous: several people at one address each get their whole allowance.
+        assert per_address >= 5 * per_account
 
 
 # ---------- logging in ----------
@@ -169,7 +177,7 @@ def invite(client: Client, email: str, capture):
 def test_sending_invitations_is_limited(
     solo_alice, tend_limits, django_capture_on_commit_callbacks
 ):
-    tend_limits(invite_send=(2, 3600))
+    tend_limits("invite_send", account=(2, 3600))
     client = logged_in(solo_alice)
     for n in range(2):
         response = invite(client, f"partner{n}@example.com", django_capture_on_commit_callbacks)
@@ -183,7 +191,7 @@ def test_sending_invitations_is_limited(
 
 
 def test_renewing_counts_as_sending(solo_alice, tend_limits, django_capture_on_commit_callbacks):
-    tend_limits(invite_send=(2, 3600))
+    tend_limits("invite_send", account=(2, 3600))
     client = logged_in(solo_alice)
     invite(client, "partner@example.com", django_capture_on_commit_callbacks)
     invitation = Invitation.objects.get()
@@ -200,18 +208,61 @@ def test_renewing_counts_as_sending(solo_alice, tend_limits, django_capture_on_c
     assert len(mail.outbox) == 2  # the first and one renewal, not the refused renewal
 
 
-def test_the_invitation_limit_also_holds_per_address_across_accounts(
+def until_refused(attempt, ok: int, most: int = 100) -> int:
+    """Make attempts (each answering ``ok``) until one is refused with 429;
+    return how many were allowed."""
+    for allowed in range(most):
+        status = attempt(allowed)
+        if status == 429:
+            return allowed
+        assert status == ok
+    raise AssertionError(f"{most} attempts, none refused")
+
+
+def test_one_account_out_of_invitations_leaves_others_at_its_address_theirs(
+    solo_alice, django_capture_on_commit_callbacks
+):
+    """A dormitory shares one address: Alice using up her allowance (at the
+    production limits) doesn't stop her neighbour from inviting his partner."""
+    client = logged_in(solo_alice)
+    allowed = until_refused(
+        lambda _: invite(client, "", django_capture_on_commit_callbacks).status_code, ok=302
+    )
+    assert 0 < allowed < 100
+    for _ in range(5):
+        assert invite(client, "", django_capture_on_commit_callbacks).status_code == 429
+    neighbour = UserFactory(email="neighbour@example.com")
+    services.create_space(neighbour)
+    response = invite(logged_in(neighbour), "p@example.com", django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    assert Invitation.objects.filter(invited_by=neighbour).exists()
+
+
+def test_the_address_ceiling_holds_across_accounts(
     solo_alice, tend_limits, django_capture_on_commit_callbacks
 ):
-    """A second account from the same address doesn't get a fresh allowance."""
-    tend_limits(invite_send=(2, 3600))
+    """Many accounts at one address don't get unlimited invitations."""
+    tend_limits("invite_send", account=(2, 3600), address=(3, 3600))
     for n in range(2):
         invite(logged_in(solo_alice), f"p{n}@example.com", django_capture_on_commit_callbacks)
+    second, third = UserFactory(email="second@example.com"), UserFactory(email="third@example.com")
+    for user in (second, third):
+        services.create_space(user)
+    assert invite(logged_in(second), "", django_capture_on_commit_callbacks).status_code == 302
+    response = invite(logged_in(third), "p9@example.com", django_capture_on_commit_callbacks)
+    assert response.status_code == 429
+    assert TOO_MANY_INVITES in response.content.decode()
+    assert not Invitation.objects.filter(invited_by=third).exists()
+
+
+def test_the_ceiling_is_per_address(solo_alice, tend_limits, django_capture_on_commit_callbacks):
+    tend_limits("invite_send", account=(5, 3600), address=(1, 3600))
+    invite(logged_in(solo_alice), "", django_capture_on_commit_callbacks)
     other = UserFactory(email="other@example.com")
     services.create_space(other)
-    response = invite(logged_in(other), "p9@example.com", django_capture_on_commit_callbacks)
-    assert response.status_code == 429
-    assert not Invitation.objects.filter(invited_by=other).exists()
+    elsewhere = logged_in(other)
+    elsewhere.defaults["REMOTE_ADDR"] = "192.0.2.7"
+    assert invite(elsewhere, "", django_capture_on_commit_callbacks).status_code == 302
 
 
 # ---------- guessing invitation codes ----------
@@ -222,7 +273,7 @@ def wrong_code(n: int) -> str:
 
 
 def test_guessing_invitation_codes_is_limited(solo_alice, tend_limits):
-    tend_limits(invite_code=(3, 600))
+    tend_limits("invite_code", account=(3, 600))
     couple = services.active_membership(solo_alice).couple
     _, _, code = services.issue_invitation(couple, solo_alice)
     guesser = UserFactory(email="guesser@example.com")
@@ -239,14 +290,34 @@ def test_guessing_invitation_codes_is_limited(solo_alice, tend_limits):
     assert Invitation.objects.get().accepted_at is None
 
 
-def test_code_guesses_are_counted_per_address_across_accounts(solo_alice, tend_limits):
-    tend_limits(invite_code=(3, 600))
+def test_one_guesser_does_not_lock_out_others_at_the_same_address(solo_alice):
+    """At the production limits: a guesser who keeps trying after being stopped
+    leaves the partner in the same café free to type the right code."""
     couple = services.active_membership(solo_alice).couple
     _, _, code = services.issue_invitation(couple, solo_alice)
-    for n in range(3):
-        guesser = UserFactory(email=f"guesser{n}@example.com")
-        logged_in(guesser).post(reverse("join"), {"code": wrong_code(n)})
+    guesser = logged_in(UserFactory(email="guesser@example.com"))
+    allowed = until_refused(
+        lambda n: guesser.post(reverse("join"), {"code": wrong_code(n % 20)}).status_code, ok=422
+    )
+    assert 0 < allowed < 100
+    for n in range(20):
+        assert guesser.post(reverse("join"), {"code": wrong_code(n)}).status_code == 429
+    partner = UserFactory(email="partner@example.com")
+    response = logged_in(partner).post(reverse("join"), {"code": code})
+    assert response.status_code == 302
+    assert Membership.objects.active().filter(user=partner, couple=couple).exists()
+
+
+def test_code_guesses_of_many_accounts_meet_the_address_ceiling(solo_alice, tend_limits):
+    tend_limits("invite_code", account=(3, 600), address=(5, 600))
+    couple = services.active_membership(solo_alice).couple
+    _, _, code = services.issue_invitation(couple, solo_alice)
+    for n, tries in enumerate((3, 2)):
+        guesser = logged_in(UserFactory(email=f"guesser{n}@example.com"))
+        for t in range(tries):
+            assert guesser.post(reverse("join"), {"code": wrong_code(t)}).status_code == 422
     last = UserFactory(email="last@example.com")
     response = logged_in(last).post(reverse("join"), {"code": code})
     assert response.status_code == 429
+    assert TOO_MANY_CODES in response.content.decode()
     assert not Membership.objects.filter(user=last).exists()
