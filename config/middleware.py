@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 
 from config.errors import bad_request
 
@@ -47,8 +48,8 @@ class PrivateResponsesMiddleware:
     """Tell browsers and proxies to keep no copy of any page: pages show couple
     and account data, and after logging out on a shared computer the back
     button must not bring them back. A view that chose its own caching (the
-    calendar feed) keeps it. Static files never get here: whitenoise answers
-    them earlier in the chain.
+    calendar feed: ``private, max-age=900``) keeps it, made private if it
+    wasn't. Static files never get here: whitenoise answers them earlier.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -58,4 +59,6 @@ class PrivateResponsesMiddleware:
         response = self.get_response(request)
         if "Cache-Control" not in response:
             response["Cache-Control"] = "private, no-store"
+        else:
+            patch_cache_control(response, private=True)
         return response
