@@ -91,7 +91,7 @@ if PRODUCTION and not SITE_URL.startswith("https://" if _HTTPS_ONLY else "http")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL] if PRODUCTION else [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.TendAdminConfig",  # django.contrib.admin, logging in through allauth
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
