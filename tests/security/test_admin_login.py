@@ -3,11 +3,17 @@ log-in form reads no password (config/admin.py)."""
 
 from __future__ import annotations
 
+import re
+from io import StringIO
+
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.core import mail
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import User
 from tests.conftest import logged_in
 from tests.factories import PASSWORD, UserFactory
 
@@ -89,3 +95,26 @@ def test_the_admin_login_sends_nobody_to_another_site(staff):
     assert response.url == "/admin/"
     response = Client().get("/admin/login/?next=https://evil.example/")
     assert response.url == TO_LOG_IN
+
+
+def test_a_superuser_from_createsuperuser_confirms_the_address_once(db):
+    """``manage.py createsuperuser`` makes no verified address: the first log-in
+    mails a confirmation link (README, Operations), which leads into the admin."""
+    call_command(
+        "createsuperuser",
+        interactive=False,
+        email="root@example.com",
+        display_name="Root",
+        stdout=StringIO(),
+    )
+    root = User.objects.get(email="root@example.com")
+    root.set_password(PASSWORD)
+    root.save()
+    client = Client()
+    response = client.post(TO_LOG_IN, {"login": root.email, "password": PASSWORD})
+    assert response.url == reverse("account_email_verification_sent")
+    assert SESSION_KEY not in client.session
+    link = re.search(r"https?://\S+(/accounts/confirm-email/\S+/)", mail.outbox[-1].body)
+    response = client.post(link.group(1))
+    assert response.url == "/admin/"
+    assert client.get("/admin/").status_code == 200
