@@ -243,6 +243,14 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
 }
 
+# Limits per address (allauth's and Tend's) read the client's address from
+# X-Forwarded-For, this many entries from its end, when reverse proxies that
+# append to it stand in front; 0 takes the connecting address, which behind a
+# proxy is the proxy's own, the same for everyone.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0) if PRODUCTION else 0
+if ALLAUTH_TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
 # Tend's own rate limits, (count, seconds) per account, and a generous ceiling
 # per address, which many people may share (couples/ratelimit.py).
 TEND_RATE_LIMITS = {

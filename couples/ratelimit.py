@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import time
 
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
 
 def client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
+    """The address allauth's limits use too (``TRUSTED_PROXY_COUNT`` behind a proxy)."""
+    return get_adapter(request).get_client_ip(request)
 
 
 def hit(action: str, scope: str, key: str) -> bool:

@@ -8,6 +8,10 @@ request time, and tests/conftest.py forgets the counters between tests.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core import mail
 from django.test import Client
@@ -16,7 +20,7 @@ from django.urls import reverse
 from accounts.models import User
 from couples import services
 from couples.models import CODE_ALPHABET, Invitation, Membership
-from tests.conftest import logged_in
+from tests.conftest import ROOT, logged_in
 from tests.factories import PASSWORD, UserFactory
 
 TOO_MANY_LOGINS = "Too many failed login attempts. Try again later."
@@ -321,3 +325,91 @@ def test_code_guesses_of_many_accounts_meet_the_address_ceiling(solo_alice, tend
     assert response.status_code == 429
     assert TOO_MANY_CODES in response.content.decode()
     assert not Membership.objects.filter(user=last).exists()
+
+
+# ---------- behind a reverse proxy ----------
+
+PROXY = "10.0.0.2"  # every request arrives from the proxy
+
+
+def from_client(user, address: str | None, claimed: str = "") -> Client:
+    """``user``'s requests through the proxy, which appends ``address`` to
+    whatever X-Forwarded-For the client sent (``claimed``)."""
+    client = logged_in(user)
+    client.defaults["REMOTE_ADDR"] = PROXY
+    if address:
+        forwarded = f"{claimed}, {address}" if claimed else address
+        client.defaults["HTTP_X_FORWARDED_FOR"] = forwarded
+    return client
+
+
+def test_behind_a_proxy_the_ceiling_counts_each_client_not_the_proxy(
+    solo_alice, tend_limits, settings
+):
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    tend_limits("invite_code", account=(10, 600), address=(3, 600))
+    couple = services.active_membership(solo_alice).couple
+    _, _, code = services.issue_invitation(couple, solo_alice)
+    guesser = from_client(UserFactory(email="guesser@example.com"), "198.51.100.1")
+    for n in range(3):
+        assert guesser.post(reverse("join"), {"code": wrong_code(n)}).status_code == 422
+    assert guesser.post(reverse("join"), {"code": wrong_code(3)}).status_code == 429
+    # A second account at the guesser's address, claiming another one, is still him.
+    spoofer = from_client(UserFactory(email="spoofer@example.com"), "198.51.100.1", "203.0.113.9")
+    assert spoofer.post(reverse("join"), {"code": wrong_code(4)}).status_code == 429
+    # Someone elsewhere, through the same proxy, is not.
+    partner = UserFactory(email="partner@example.com")
+    response = from_client(partner, "198.51.100.2").post(reverse("join"), {"code": code})
+    assert response.status_code == 302
+    assert Membership.objects.active().filter(user=partner, couple=couple).exists()
+
+
+def test_without_a_trusted_proxy_a_claimed_address_changes_nothing(solo_alice, tend_limits):
+    tend_limits("invite_code", account=(10, 600), address=(3, 600))
+    for n in range(4):
+        guesser = from_client(UserFactory(email=f"g{n}@example.com"), None, "")
+        guesser.defaults["HTTP_X_FORWARDED_FOR"] = f"203.0.113.{n}"
+        status = guesser.post(reverse("join"), {"code": wrong_code(n)}).status_code
+        assert status == (422 if n < 3 else 429)
+
+
+def test_behind_a_proxy_failed_logins_lock_the_client_not_everyone(
+    alice, bob, allauth_limits, settings
+):
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    allauth_limits(login_failed="3/m/ip,5/300s/key")
+    for email in ("a@example.com", "b@example.com", "c@example.com"):
+        Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.1").post(
+            reverse("account_login"), {"login": email, "password": "wrong"}
+        )
+    locked = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    response = locked.post(reverse("account_login"), {"login": bob.email, "password": PASSWORD})
+    assert TOO_MANY_LOGINS in response.content.decode()
+    elsewhere = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.2")
+    response = elsewhere.post(reverse("account_login"), {"login": bob.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert "_auth_user_id" in elsewhere.session
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "0"), ("1", "1"), ("-1", "error")])
+def test_trusted_proxy_count_is_read_in_production(value, expected):
+    from tests.security.test_headers import PRODUCTION_ENV
+
+    drop = {"DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL", "REDIS_URL", "TRUSTED_PROXY_COUNT"}
+    env = {k: v for k, v in os.environ.items() if k not in drop} | PRODUCTION_ENV
+    if value is not None:
+        env["TRUSTED_PROXY_COUNT"] = value
+    probe = "from django.conf import settings; print(settings.ALLAUTH_TRUSTED_PROXY_COUNT)"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {probe}"],
+        cwd=ROOT,
+        env=env | {"DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if expected == "error":
+        assert "TRUSTED_PROXY_COUNT must be 0 or more" in result.stderr
+    else:
+        assert result.stdout.strip() == expected, result.stderr
