@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
+from django.urls.resolvers import RegexPattern
 
 from tests.conftest import ROOT, logged_in
+from tests.factories import UserFactory
 from tests.test_access_matrix import MATRIX, url_for
 
 GET_ROUTES = sorted(name for name, route in MATRIX.items() if route.method == "get")
@@ -191,6 +194,40 @@ def test_fragments_errors_and_account_pages_may_not_be_stored(alice, pair_space)
     assert responses["403"].status_code == 403 and responses["400"].status_code == 400
     for name, response in responses.items():
         assert_not_stored(response, name)
+
+
+def every_path(patterns=None, prefix: str = "") -> list[str]:
+    """Every route of the URLconf (ours, allauth's, the admin's), each parameter
+    filled with "1": a page, a redirect or a 404, all on their way out."""
+    found = []
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        route = str(entry.pattern)
+        if isinstance(entry.pattern, RegexPattern):
+            route = route.removeprefix("^").removesuffix("$").removesuffix("\\Z")
+            route = re.sub(r"\(\?P<\w+>[^)]*\)", "1", route)
+        else:
+            route = re.sub(r"<[^>]+>", "1", route)
+        if isinstance(entry, URLResolver):
+            found += every_path(entry.url_patterns, prefix + route)
+        else:
+            found.append("/" + prefix + route)
+    return sorted(set(found))
+
+
+def test_every_route_of_the_urlconf_says_private_no_store(alice, pair_space):
+    """For a member, and for staff in the admin (which shows everyone's data)."""
+    member = logged_in(alice)
+    staff = logged_in(UserFactory(email="staff@example.com", is_staff=True, is_superuser=True))
+    paths = every_path()
+    assert len(paths) > 80 and "/admin/" in paths and "/accounts/login/" in paths
+    statuses = set()
+    for path in paths:
+        for client in (member, staff) if path.startswith("/admin/") else (member,):
+            response = client.get(path)
+            statuses.add(response.status_code)
+            assert response.status_code < 500, path
+            assert_not_stored(response, path)
+    assert {200, 302, 404} <= statuses
 
 
 def test_static_files_stay_cacheable(client):
