@@ -213,15 +213,17 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         problem = found.state_problem()
         if problem is not None:
             return _problem_page(request, problem, found)
+        # The marker, not a ?next= with this path, brings the visitor back here
+        # after signing up or logging in (accounts/adapter.py): allauth would keep
+        # a ?next=, link and all, in the session until the email is confirmed.
         request.session[PENDING_KEY] = _marker(found)
-        here = request.path
-        signup_query = {"next": here}
+        signup_url = reverse("account_signup")
         if found.email:
-            signup_query["email"] = found.email
+            signup_url += "?" + urlencode({"email": found.email})
         ctx = {
             "invitation": found,
-            "signup_url": reverse("account_signup") + "?" + urlencode(signup_query),
-            "login_url": reverse("account_login") + "?" + urlencode({"next": here}),
+            "signup_url": signup_url,
+            "login_url": reverse("account_login"),
         }
         return render(request, "couples/invitation.html", ctx)
     if request.method == "POST":

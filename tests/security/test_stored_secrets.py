@@ -7,6 +7,7 @@ invitation, and the link and code are rebuilt from it when needed.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -27,6 +28,12 @@ from couples.models import Invitation, hash_secret
 from couples.tasks import send_invitation_email
 from tests.conftest import logged_in
 
+SIGN_UP = {
+    "display_name": "Bob",
+    "email": "bob@example.com",
+    "password1": "a-new-and-long-passphrase",
+    "time_zone": "Europe/Berlin",
+}
 LINK = re.compile(r'value="https?://[^"/]+/invite/([A-Za-z0-9_-]+)/"')
 CODE = re.compile(r'id="invite-code">([A-Z0-9]{4})-([A-Z0-9]{4})<')
 
@@ -79,14 +86,24 @@ def test_no_session_stores_a_link_or_code(solo_alice, django_capture_on_commit_c
     shown += shown_secrets(page.content.decode())
     # The device that made them still shows them on its next visit.
     assert shown[-3] in client.get("/").content.decode()
-    # A visitor opens the link: the session remembers the invitation, not the link.
+    # A visitor opens the link and signs up from it; the session remembers the
+    # invitation, not the link, while the email address waits to be confirmed.
     visitor = Client()
-    assert visitor.get(reverse("invitation", args=[shown[-3]])).status_code == 200
+    page = visitor.get(reverse("invitation", args=[shown[-3]])).content.decode()
+    signup = re.search(r'href="(/accounts/signup/[^"]*)">Create my account', page).group(1)
+    response = visitor.post(html.unescape(signup), SIGN_UP)
+    assert response.url == reverse("account_email_verification_sent")
     assert "pending_invitation" in visitor.session
-    assert len(mail.outbox) == 2
+    # Another one has an account, and mistypes the password once.
+    member = Client()
+    page = member.get(reverse("invitation", args=[shown[-3]])).content.decode()
+    login = re.search(r'href="(/accounts/login/[^"]*)">I have an account', page).group(1)
+    response = member.post(html.unescape(login), {"login": "c@example.com", "password": "no"})
+    assert response.status_code == 200
+    assert len(mail.outbox) == 3  # two invitations, one address to confirm
 
     stored = stored_sessions()
-    assert len(stored) == 4  # Alice's and the visitor's, each in the database and the cache
+    assert len(stored) == 6  # three sessions, each in the database and the cache
     assert_nowhere(shown, stored)
 
 
