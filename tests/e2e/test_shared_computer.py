@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from exercises import daily
-from tests.e2e.conftest import BROWSER_HOME, CHROMIUM, CHROMIUM_ARGS, _environ
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_rituals import log_in
 from tests.factories import UserFactory, make_couple
 
@@ -35,29 +35,22 @@ def answered_today(db):
 
 
 @pytest.fixture
-def browser_with_back_forward_cache() -> Iterator[Page]:
+def browser_with_back_forward_cache(browser: Browser) -> Iterator[Page]:
     """A Chromium as people use it: Playwright turns the back/forward cache off
-    by default, and that cache is what keeps whole pages for the Back button."""
-    dirs = {name: BROWSER_HOME / name for name in ("config", "cache", "tmp")}
-    with _environ(
-        XDG_CONFIG_HOME=str(dirs["config"]),
-        XDG_CACHE_HOME=str(dirs["cache"]),
-        TMPDIR=str(dirs["tmp"]),
-    ):
-        playwright = sync_playwright().start()
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            ignore_default_args=["--disable-back-forward-cache"],
-        )
+    by default, and that cache is what keeps whole pages for the Back button.
+    Started by the session's Playwright (a second one can't run beside it)."""
+    chromium = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
     try:
-        context = browser.new_context(locale="en-GB", timezone_id="Europe/Berlin")
+        context = chromium.new_context(locale="en-GB", timezone_id="Europe/Berlin")
         context.set_default_timeout(10_000)
         yield context.new_page()
     finally:
-        browser.close()
-        playwright.stop()
+        chromium.close()
 
 
 def test_back_after_logging_out_shows_no_answers(
