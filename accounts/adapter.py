@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.http import HttpRequest
-from django.urls import reverse
+
+from couples.views import pending_invitation_path
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -17,8 +18,7 @@ class AccountAdapter(DefaultAccountAdapter):
         return user
 
     def _pending_invitation_url(self, request: HttpRequest) -> str | None:
-        token = request.session.get("pending_invitation")
-        return reverse("invitation", args=[token]) if token else None
+        return pending_invitation_path(request)
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         return self._pending_invitation_url(request) or super().get_login_redirect_url(request)

@@ -91,7 +91,7 @@ if PRODUCTION and not SITE_URL.startswith("https://" if _HTTPS_ONLY else "http")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL] if PRODUCTION else [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.TendAdminConfig",  # django.contrib.admin, logging in through allauth
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -109,6 +109,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise: every response but static files says "private, no-store".
+    "config.middleware.PrivateResponsesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -119,6 +121,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
+    # Last, so its 400 page has the user, the messages and the CSP nonce.
+    "config.middleware.UnreadableBodyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -239,10 +243,19 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
 }
 
-# Tend's own rate limits: "count/seconds" per user or address.
+# Limits per address (allauth's and Tend's) read the client's address from
+# X-Forwarded-For, this many entries from its end, when reverse proxies that
+# append to it stand in front; 0 takes the connecting address, which behind a
+# proxy is the proxy's own, the same for everyone.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0) if PRODUCTION else 0
+if ALLAUTH_TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
+# Tend's own rate limits, (count, seconds) per account, and a generous ceiling
+# per address, which many people may share (couples/ratelimit.py).
 TEND_RATE_LIMITS = {
-    "invite_send": (10, 3600),
-    "invite_code": (10, 600),
+    "invite_send": {"account": (10, 3600), "address": (60, 3600)},
+    "invite_code": {"account": (10, 600), "address": (60, 600)},
 }
 
 # Email (Django 6.1 MAILERS). SMTP when SMTP_HOST is set, the console otherwise.

@@ -17,5 +17,7 @@ urlpatterns = [
     path("", include("couples.urls")),
 ]
 
+handler400 = "config.errors.bad_request"
+
 if settings.BENCHMARK_CEILING:
     urlpatterns.append(path("bench/ceiling/", ceiling, name="bench_ceiling"))

@@ -28,5 +28,5 @@ class InvitationAdmin(admin.ModelAdmin):
         "accepted_at",
         "revoked_at",
     ]
-    exclude = ["token_hash", "code_hash"]
+    exclude = ["seed", "token_hash", "code_hash"]
     readonly_fields = ["couple", "invited_by", "accepted_by"]

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+from base64 import urlsafe_b64encode
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,6 +21,37 @@ CODE_LENGTH = 8
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def signing_keys() -> list[str]:
+    """SECRET_KEY first, then the old keys still accepted while it is rotated."""
+    return [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+
+
+def _mac(key: str, purpose: str, value: str) -> bytes:
+    return hmac.new(key.encode(), f"tend.invitation.{purpose}:{value}".encode(), "sha256").digest()
+
+
+def derive_secrets(seed: str, key: str) -> tuple[str, str]:
+    """The link token and the code an invitation's seed stands for under ``key``.
+
+    Nothing stored alone gives them away: the seed is useless without the
+    key, and the key never leaves the settings.
+    """
+    token = urlsafe_b64encode(_mac(key, "token", seed)).rstrip(b"=").decode()
+    number = int.from_bytes(_mac(key, "code", seed))
+    code = ""
+    for _ in range(CODE_LENGTH):
+        # 256 bits reduced to 8 letters of 30: the bias is far below 2^-200.
+        number, digit = divmod(number, len(CODE_ALPHABET))
+        code += CODE_ALPHABET[digit]
+    return token, code
+
+
+def code_digest(code: str, key: str) -> str:
+    """What is stored of a code: keyed, because 30^8 codes are few enough to try
+    them all against a plain hash read from a copy of the database."""
+    return _mac(key, "code-digest", code).hex()
 
 
 def normalize_code(raw: str) -> str:
@@ -109,7 +142,13 @@ class InvitationQuerySet(models.QuerySet["Invitation"]):
 
 
 class Invitation(models.Model):
-    """An offer to join a couple. Only hashes of the link token and code are stored."""
+    """An offer to join a couple.
+
+    The link token and the code are not stored: they are derived from a random
+    ``seed`` and SECRET_KEY (``derive_secrets``), so the email task and the
+    dashboard can rebuild them from the invitation's id alone, and only their
+    hashes are kept for looking them up.
+    """
 
     class Problem(models.TextChoices):
         UNKNOWN = "unknown", "We don't know this invitation."
@@ -129,6 +168,9 @@ class Invitation(models.Model):
         related_name="invitations_sent",
     )
     email = models.EmailField(blank=True)
+    # Random per issue; with SECRET_KEY it gives the token and code. Blank on
+    # invitations issued before secrets were derived (theirs can't be rebuilt).
+    seed = models.CharField(max_length=32, blank=True, db_default="")
     token_hash = models.CharField(max_length=64, unique=True)
     code_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -163,13 +205,24 @@ class Invitation(models.Model):
 
     def set_new_secrets(self) -> tuple[str, str]:
         """Give the invitation a fresh link and code; the old ones stop working."""
-        token = secrets.token_urlsafe(32)
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        self.seed = secrets.token_hex(16)
+        token, code = derive_secrets(self.seed, settings.SECRET_KEY)
         self.token_hash = hash_secret(token)
-        self.code_hash = hash_secret(code)
+        self.code_hash = code_digest(code, settings.SECRET_KEY)
         self.created_at = timezone.now()
         self.expires_at = self.created_at + INVITATION_LIFETIME
         return token, code
+
+    def current_secrets(self) -> tuple[str, str] | None:
+        """The link token and code as issued, rebuilt under the key they were
+        issued with (SECRET_KEY or a fallback); None if that key is gone."""
+        if not self.seed:
+            return None
+        for key in signing_keys():
+            token, code = derive_secrets(self.seed, key)
+            if hmac.compare_digest(hash_secret(token), self.token_hash):
+                return token, code
+        return None
 
     @classmethod
     def find_by_token(cls, token: str) -> Invitation | None:
@@ -184,10 +237,11 @@ class Invitation(models.Model):
         code = normalize_code(raw_code)
         if len(code) != CODE_LENGTH:
             return None
+        # Under each accepted key, and as plain hashes for invitations issued
+        # before codes were keyed (those last 7 days at most).
+        digests = [code_digest(code, key) for key in signing_keys()] + [hash_secret(code)]
         return (
-            cls.objects.select_related("couple", "invited_by")
-            .filter(code_hash=hash_secret(code))
-            .first()
+            cls.objects.select_related("couple", "invited_by").filter(code_hash__in=digests).first()
         )
 
     @property

@@ -1,23 +1,30 @@
-"""A small fixed-window rate limit on the shared cache (Redis in production)."""
+"""A small fixed-window rate limit on the shared cache (Redis in production).
+
+Each action is limited per account, and per address only by a generous
+ceiling: many people share one address (a café, a dormitory, a carrier's NAT),
+and one of them using up their own allowance must not lock out the others.
+"""
 
 from __future__ import annotations
 
 import time
 
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
 
 def client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
+    """The address allauth's limits use too (``TRUSTED_PROXY_COUNT`` behind a proxy)."""
+    return get_adapter(request).get_client_ip(request)
 
 
-def hit(action: str, key: str) -> bool:
-    """Count one attempt; False once the limit for ``action`` is used up."""
-    limit, window = settings.TEND_RATE_LIMITS[action]
+def hit(action: str, scope: str, key: str) -> bool:
+    """Count one attempt; False once the limit for ``action`` per ``scope`` is used up."""
+    limit, window = settings.TEND_RATE_LIMITS[action][scope]
     bucket = int(time.time() // window)
-    cache_key = f"rl:{action}:{key}:{bucket}"
+    cache_key = f"rl:{action}:{scope}:{key}:{bucket}"
     cache.add(cache_key, 0, timeout=window + 5)
     try:
         count = cache.incr(cache_key)
@@ -28,7 +35,11 @@ def hit(action: str, key: str) -> bool:
 
 
 def allow(request: HttpRequest, action: str) -> bool:
-    """Limit per user and per address: either running out refuses."""
-    by_user = hit(action, f"u{request.user.pk}")
-    by_address = hit(action, f"a{client_address(request)}")
-    return by_user and by_address
+    """Limit per account, then count against the address's ceiling.
+
+    An attempt the account's own limit refuses is not counted for the address:
+    someone hammering after their allowance is gone fills only their own count.
+    """
+    if not hit(action, "account", str(request.user.pk)):
+        return False
+    return hit(action, "address", client_address(request))

@@ -223,7 +223,7 @@ def issue_invitation(
         )
         invitation, token, code = Invitation.issue(couple, invited_by, email=email)
         if email:
-            queue_invitation_email(invitation, token, code)
+            queue_invitation_email(invitation)
     return invitation, token, code
 
 
@@ -231,13 +231,18 @@ def renew_invitation(invitation: Invitation) -> tuple[str, str]:
     """New link and code for an open invitation; the old ones stop working."""
     with transaction.atomic():
         token, code = invitation.set_new_secrets()
-        invitation.save(update_fields=["token_hash", "code_hash", "created_at", "expires_at"])
+        invitation.save(
+            update_fields=["seed", "token_hash", "code_hash", "created_at", "expires_at"]
+        )
         if invitation.email:
-            queue_invitation_email(invitation, token, code)
+            queue_invitation_email(invitation)
     return token, code
 
 
-def queue_invitation_email(invitation: Invitation, token: str, code: str) -> None:
+def queue_invitation_email(invitation: Invitation) -> None:
+    """Send the email after commit. The broker gets the id and the token's hash,
+    never the link or the code: the task rebuilds them from the invitation."""
     from couples.tasks import send_invitation_email
 
-    transaction.on_commit(lambda: send_invitation_email.delay(invitation.pk, token, code))
+    invitation_id, token_hash = invitation.pk, invitation.token_hash
+    transaction.on_commit(lambda: send_invitation_email.delay(invitation_id, token_hash))

@@ -25,6 +25,9 @@ PROBLEM_STATUS = {
     Problem.USED: 410,
     Problem.REVOKED: 410,
 }
+# The session keeps which invitation it may show or return to (its id and its
+# token's hash), never the link or the code: both are rebuilt from the
+# invitation when needed (``Invitation.current_secrets``).
 FRESH_KEY = "fresh_invitation"
 PENDING_KEY = "pending_invitation"
 
@@ -35,19 +38,41 @@ def _render(request: HttpRequest, template: str, partial: str, ctx: dict, status
     return render(request, name, ctx, status=status)
 
 
+def _marker(invitation: Invitation) -> dict:
+    return {"id": invitation.pk, "token_hash": invitation.token_hash}
+
+
+def _marks(request: HttpRequest, key: str, invitation: Invitation) -> bool:
+    """The session holds ``key`` for this invitation's current link and code."""
+    return request.session.get(key) == _marker(invitation)
+
+
 def _fresh_secrets(request: HttpRequest, invitation: Invitation | None) -> dict | None:
-    """The link and code of the open invitation, kept for its author to copy again."""
-    fresh = request.session.get(FRESH_KEY)
-    if invitation is None or not fresh or fresh.get("id") != invitation.pk:
+    """The link and code of the open invitation, for the device that made them."""
+    if invitation is None or not _marks(request, FRESH_KEY, invitation):
         return None
-    return {
-        "url": Invitation.accept_url(fresh["token"]),
-        "code": format_code(fresh["code"]),
-    }
+    secrets = invitation.current_secrets()
+    if secrets is None:
+        return None
+    token, code = secrets
+    return {"url": Invitation.accept_url(token), "code": format_code(code)}
 
 
-def _remember_secrets(request: HttpRequest, invitation: Invitation, token: str, code: str):
-    request.session[FRESH_KEY] = {"id": invitation.pk, "token": token, "code": code}
+def _remember_secrets(request: HttpRequest, invitation: Invitation) -> None:
+    request.session[FRESH_KEY] = _marker(invitation)
+
+
+def pending_invitation_path(request: HttpRequest) -> str | None:
+    """Where a visitor who opened an invitation link returns after signing up or
+    logging in, as long as that link still works."""
+    pending = request.session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    invitation = Invitation.objects.filter(
+        pk=pending.get("id"), token_hash=pending.get("token_hash")
+    ).first()
+    secrets = invitation.current_secrets() if invitation else None
+    return Invitation.accept_path(secrets[0]) if secrets else None
 
 
 def dashboard_context(request: HttpRequest, members: list | None = None) -> dict:
@@ -128,10 +153,10 @@ def invite(request: HttpRequest) -> HttpResponse:
     if not ratelimit.allow(request, "invite_send"):
         form.add_error(None, "You've sent many invitations in a short time. Try again later.")
         return _invite_panel(request, form, status=429)
-    invitation, token, code = services.issue_invitation(
+    invitation, _, _ = services.issue_invitation(
         request.couple, request.user, email=form.cleaned_data["email"]
     )
-    _remember_secrets(request, invitation, token, code)
+    _remember_secrets(request, invitation)
     if invitation.email:
         messages.success(request, f"Invitation on its way to {invitation.email}.")
     if request.htmx:
@@ -149,8 +174,8 @@ def renew_invitation(request: HttpRequest, pk: int) -> HttpResponse:
     if not ratelimit.allow(request, "invite_send"):
         messages.error(request, "You've sent many invitations in a short time. Try again later.")
         return _to_dashboard(request)
-    token, code = services.renew_invitation(invitation)
-    _remember_secrets(request, invitation, token, code)
+    services.renew_invitation(invitation)
+    _remember_secrets(request, invitation)
     if invitation.email:
         messages.success(request, f"We sent a new link and code to {invitation.email}.")
     else:
@@ -188,15 +213,17 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         problem = found.state_problem()
         if problem is not None:
             return _problem_page(request, problem, found)
-        request.session[PENDING_KEY] = token
-        here = request.path
-        signup_query = {"next": here}
+        # The marker, not a ?next= with this path, brings the visitor back here
+        # after signing up or logging in (accounts/adapter.py): allauth would keep
+        # a ?next=, link and all, in the session until the email is confirmed.
+        request.session[PENDING_KEY] = _marker(found)
+        signup_url = reverse("account_signup")
         if found.email:
-            signup_query["email"] = found.email
+            signup_url += "?" + urlencode({"email": found.email})
         ctx = {
             "invitation": found,
-            "signup_url": reverse("account_signup") + "?" + urlencode(signup_query),
-            "login_url": reverse("account_login") + "?" + urlencode({"next": here}),
+            "signup_url": signup_url,
+            "login_url": reverse("account_login"),
         }
         return render(request, "couples/invitation.html", ctx)
     if request.method == "POST":

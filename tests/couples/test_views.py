@@ -113,12 +113,14 @@ def test_renewing_an_emailed_invitation_sends_it_again(
 
 
 def test_the_invitation_page_for_a_visitor_offers_signup_with_email_prefilled(solo_alice, client):
-    _, token, _ = issue(solo_alice, email="bob@example.com")
+    invitation, token, _ = issue(solo_alice, email="bob@example.com")
     response = client.get(reverse("invitation", args=[token]))
     assert response.status_code == 200
     assert b"Alice invites you" in response.content
     assert b"email=bob%40example.com" in response.content
-    assert client.session["pending_invitation"] == token
+    # The session remembers which invitation, not its link (tests/security/test_stored_secrets.py).
+    pending = client.session["pending_invitation"]
+    assert pending == {"id": invitation.pk, "token_hash": invitation.token_hash}
 
 
 def test_a_visitor_who_signs_up_through_the_invitation_lands_on_it_after_confirming(
@@ -243,7 +245,10 @@ def test_a_code_for_a_full_space_is_explained_on_the_form(solo_alice, bob_client
 
 
 def test_code_guessing_is_rate_limited(bob_client, settings):
-    settings.TEND_RATE_LIMITS = {**settings.TEND_RATE_LIMITS, "invite_code": (3, 600)}
+    settings.TEND_RATE_LIMITS = {
+        **settings.TEND_RATE_LIMITS,
+        "invite_code": {"account": (3, 600), "address": (60, 600)},
+    }
     for _ in range(3):
         assert bob_client.post(reverse("join"), {"code": "ZZZZ-ZZZZ"}).status_code == 422
     response = bob_client.post(reverse("join"), {"code": "ZZZZ-ZZZZ"})
@@ -252,7 +257,10 @@ def test_code_guessing_is_rate_limited(bob_client, settings):
 
 
 def test_a_correct_code_is_refused_once_the_limit_is_reached(solo_alice, bob, bob_client, settings):
-    settings.TEND_RATE_LIMITS = {**settings.TEND_RATE_LIMITS, "invite_code": (2, 600)}
+    settings.TEND_RATE_LIMITS = {
+        **settings.TEND_RATE_LIMITS,
+        "invite_code": {"account": (2, 600), "address": (60, 600)},
+    }
     _, _, code = issue(solo_alice)
     bob_client.post(reverse("join"), {"code": "ZZZZ-ZZZZ"})
     bob_client.post(reverse("join"), {"code": "ZZZZ-ZZZZ"})
@@ -263,7 +271,10 @@ def test_a_correct_code_is_refused_once_the_limit_is_reached(solo_alice, bob, bo
 def test_sending_invitations_is_rate_limited(
     solo_alice, alice_client, settings, django_capture_on_commit_callbacks
 ):
-    settings.TEND_RATE_LIMITS = {**settings.TEND_RATE_LIMITS, "invite_send": (2, 3600)}
+    settings.TEND_RATE_LIMITS = {
+        **settings.TEND_RATE_LIMITS,
+        "invite_send": {"account": (2, 3600), "address": (60, 3600)},
+    }
     for n in (1, 2):
         with django_capture_on_commit_callbacks(execute=True):
             response = alice_client.post(reverse("invite"), {"email": f"b{n}@example.com"})

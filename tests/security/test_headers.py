@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
+from django.urls.resolvers import RegexPattern
 
 from tests.conftest import ROOT, logged_in
+from tests.factories import UserFactory
 from tests.test_access_matrix import MATRIX, url_for
 
 GET_ROUTES = sorted(name for name, route in MATRIX.items() if route.method == "get")
@@ -124,9 +127,114 @@ def test_the_nonce_changes_with_every_response(alice):
 def test_private_downloads_are_not_cached_or_sniffed(alice, pair_space):
     response = logged_in(alice).get(reverse("export"))
     assert response.headers["Content-Type"].startswith("application/json")
-    assert response.headers["Cache-Control"] == "no-store"
+    assert cache_directives(response) == {"private", "no-store"}
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Content-Disposition"].startswith("attachment;")
+
+
+# ---------- no copy of any page in a browser's or a proxy's cache ----------
+
+# Calendar apps may keep the feed 15 minutes (rituals/views.py); privately.
+OWN_CACHING = {"calendar_feed"}
+
+
+def cache_directives(response) -> set[str]:
+    header = response.headers.get("Cache-Control", "")
+    return {part.split("=")[0].strip().lower() for part in header.split(",") if part.strip()}
+
+
+def assert_not_stored(response, where: str) -> None:
+    """After logging out on a shared computer, Back must not show the page again."""
+    directives = cache_directives(response)
+    shown = response.headers.get("Cache-Control")
+    assert "private" in directives, f"{where}: Cache-Control {shown!r}"
+    if where not in OWN_CACHING:
+        assert "no-store" in directives, f"{where}: Cache-Control {shown!r}"
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_no_page_of_a_member_may_be_stored(alice, pair_space, name):
+    route = MATRIX[name]
+    response = getattr(logged_in(alice), route.method)(url_for(name, route, pair_space))
+    assert response.status_code == route.member
+    assert_not_stored(response, name)
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_no_page_reached_without_logging_in_may_be_stored(pair_space, name):
+    """Signed links (calendar, done, pause, unsubscribe) and invitation links
+    show couple data without a log-in; the rest redirect to it."""
+    route = MATRIX[name]
+    response = getattr(Client(), route.method)(url_for(name, route, pair_space))
+    assert response.status_code == (302 if route.anonymous == "login" else route.anonymous)
+    assert_not_stored(response, name)
+
+
+def test_fragments_errors_and_account_pages_may_not_be_stored(alice, pair_space):
+    client = logged_in(alice)
+    csrf_checked = Client(enforce_csrf_checks=True)
+    csrf_checked.force_login(alice)
+    responses = {
+        "poll": client.get(
+            reverse("exercise_poll", args=[pair_space["session"].pk]), HTTP_HX_REQUEST="true"
+        ),
+        "404": client.get("/no/such/page/"),
+        "405": client.put(reverse("rituals")),
+        "422": client.post(reverse("ritual_new"), {}),
+        "403": csrf_checked.post(reverse("ritual_new"), {}),
+        "400": client.post(
+            reverse("ritual_new"),
+            b"title=x",
+            content_type="application/octet-stream",
+            CONTENT_TYPE="application/x-www-form-urlencoded; charset=latin-1",
+        ),
+        **{name: client.get(reverse(name)) for name in ALLAUTH_PAGES if ALLAUTH_PAGES[name]},
+        **{name: Client().get(reverse(name)) for name in ALLAUTH_PAGES if not ALLAUTH_PAGES[name]},
+    }
+    assert responses["403"].status_code == 403 and responses["400"].status_code == 400
+    for name, response in responses.items():
+        assert_not_stored(response, name)
+
+
+def every_path(patterns=None, prefix: str = "") -> list[str]:
+    """Every route of the URLconf (ours, allauth's, the admin's), each parameter
+    filled with "1": a page, a redirect or a 404, all on their way out."""
+    found = []
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        route = str(entry.pattern)
+        if isinstance(entry.pattern, RegexPattern):
+            route = route.removeprefix("^").removesuffix("$").removesuffix("\\Z")
+            route = re.sub(r"\(\?P<\w+>[^)]*\)", "1", route)
+        else:
+            route = re.sub(r"<[^>]+>", "1", route)
+        if isinstance(entry, URLResolver):
+            found += every_path(entry.url_patterns, prefix + route)
+        else:
+            found.append("/" + prefix + route)
+    return sorted(set(found))
+
+
+def test_every_route_of_the_urlconf_says_private_no_store(alice, pair_space):
+    """For a member, and for staff in the admin (which shows everyone's data)."""
+    member = logged_in(alice)
+    staff = logged_in(UserFactory(email="staff@example.com", is_staff=True, is_superuser=True))
+    paths = every_path()
+    assert len(paths) > 80 and "/admin/" in paths and "/accounts/login/" in paths
+    statuses = set()
+    for path in paths:
+        for client in (member, staff) if path.startswith("/admin/") else (member,):
+            response = client.get(path)
+            statuses.add(response.status_code)
+            assert response.status_code < 500, path
+            assert_not_stored(response, path)
+    assert {200, 302, 404} <= statuses
+
+
+def test_static_files_stay_cacheable(client):
+    """Whitenoise answers them before the middleware: no reason to fetch them again."""
+    response = client.get("/static/css/tend.css")
+    assert response.status_code == 200
+    assert "no-store" not in cache_directives(response)
 
 
 # ---------- production: HSTS over HTTPS ----------

@@ -8,6 +8,10 @@ request time, and tests/conftest.py forgets the counters between tests.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core import mail
 from django.test import Client
@@ -16,7 +20,7 @@ from django.urls import reverse
 from accounts.models import User
 from couples import services
 from couples.models import CODE_ALPHABET, Invitation, Membership
-from tests.conftest import logged_in
+from tests.conftest import ROOT, logged_in
 from tests.factories import PASSWORD, UserFactory
 
 TOO_MANY_LOGINS = "Too many failed login attempts. Try again later."
@@ -34,8 +38,11 @@ def allauth_limits(settings):
 
 @pytest.fixture
 def tend_limits(settings):
-    def lower(**limits: tuple[int, int]) -> None:
-        settings.TEND_RATE_LIMITS = {**settings.TEND_RATE_LIMITS, **limits}
+    """``tend_limits("invite_code", account=(3, 600))``: other scopes stay as set."""
+
+    def lower(action: str, **scopes: tuple[int, int]) -> None:
+        current = settings.TEND_RATE_LIMITS
+        settings.TEND_RATE_LIMITS = {**current, action: {**current[action], **scopes}}
 
     return lower
 
@@ -54,6 +61,11 @@ def test_the_production_limits_are_set():
         settings.ACCOUNT_RATE_LIMITS
     )
     assert set(settings.TEND_RATE_LIMITS) == {"invite_send", "invite_code"}
+    for scopes in settings.TEND_RATE_LIMITS.values():
+        (per_account, window), (per_address, address_window) = scopes["account"], scopes["address"]
+        assert window == address_window
+        # Generous: several people at one address each get their whole allowance.
+        assert per_address >= 5 * per_account
 
 
 # ---------- logging in ----------
@@ -169,7 +181,7 @@ def invite(client: Client, email: str, capture):
 def test_sending_invitations_is_limited(
     solo_alice, tend_limits, django_capture_on_commit_callbacks
 ):
-    tend_limits(invite_send=(2, 3600))
+    tend_limits("invite_send", account=(2, 3600))
     client = logged_in(solo_alice)
     for n in range(2):
         response = invite(client, f"partner{n}@example.com", django_capture_on_commit_callbacks)
@@ -183,7 +195,7 @@ def test_sending_invitations_is_limited(
 
 
 def test_renewing_counts_as_sending(solo_alice, tend_limits, django_capture_on_commit_callbacks):
-    tend_limits(invite_send=(2, 3600))
+    tend_limits("invite_send", account=(2, 3600))
     client = logged_in(solo_alice)
     invite(client, "partner@example.com", django_capture_on_commit_callbacks)
     invitation = Invitation.objects.get()
@@ -200,18 +212,61 @@ def test_renewing_counts_as_sending(solo_alice, tend_limits, django_capture_on_c
     assert len(mail.outbox) == 2  # the first and one renewal, not the refused renewal
 
 
-def test_the_invitation_limit_also_holds_per_address_across_accounts(
+def until_refused(attempt, ok: int, most: int = 100) -> int:
+    """Make attempts (each answering ``ok``) until one is refused with 429;
+    return how many were allowed."""
+    for allowed in range(most):
+        status = attempt(allowed)
+        if status == 429:
+            return allowed
+        assert status == ok
+    raise AssertionError(f"{most} attempts, none refused")
+
+
+def test_one_account_out_of_invitations_leaves_others_at_its_address_theirs(
+    solo_alice, django_capture_on_commit_callbacks
+):
+    """A dormitory shares one address: Alice using up her allowance (at the
+    production limits) doesn't stop her neighbour from inviting his partner."""
+    client = logged_in(solo_alice)
+    allowed = until_refused(
+        lambda _: invite(client, "", django_capture_on_commit_callbacks).status_code, ok=302
+    )
+    assert 0 < allowed < 100
+    for _ in range(5):
+        assert invite(client, "", django_capture_on_commit_callbacks).status_code == 429
+    neighbour = UserFactory(email="neighbour@example.com")
+    services.create_space(neighbour)
+    response = invite(logged_in(neighbour), "p@example.com", django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    assert Invitation.objects.filter(invited_by=neighbour).exists()
+
+
+def test_the_address_ceiling_holds_across_accounts(
     solo_alice, tend_limits, django_capture_on_commit_callbacks
 ):
-    """A second account from the same address doesn't get a fresh allowance."""
-    tend_limits(invite_send=(2, 3600))
+    """Many accounts at one address don't get unlimited invitations."""
+    tend_limits("invite_send", account=(2, 3600), address=(3, 3600))
     for n in range(2):
         invite(logged_in(solo_alice), f"p{n}@example.com", django_capture_on_commit_callbacks)
+    second, third = UserFactory(email="second@example.com"), UserFactory(email="third@example.com")
+    for user in (second, third):
+        services.create_space(user)
+    assert invite(logged_in(second), "", django_capture_on_commit_callbacks).status_code == 302
+    response = invite(logged_in(third), "p9@example.com", django_capture_on_commit_callbacks)
+    assert response.status_code == 429
+    assert TOO_MANY_INVITES in response.content.decode()
+    assert not Invitation.objects.filter(invited_by=third).exists()
+
+
+def test_the_ceiling_is_per_address(solo_alice, tend_limits, django_capture_on_commit_callbacks):
+    tend_limits("invite_send", account=(5, 3600), address=(1, 3600))
+    invite(logged_in(solo_alice), "", django_capture_on_commit_callbacks)
     other = UserFactory(email="other@example.com")
     services.create_space(other)
-    response = invite(logged_in(other), "p9@example.com", django_capture_on_commit_callbacks)
-    assert response.status_code == 429
-    assert not Invitation.objects.filter(invited_by=other).exists()
+    elsewhere = logged_in(other)
+    elsewhere.defaults["REMOTE_ADDR"] = "192.0.2.7"
+    assert invite(elsewhere, "", django_capture_on_commit_callbacks).status_code == 302
 
 
 # ---------- guessing invitation codes ----------
@@ -222,7 +277,7 @@ def wrong_code(n: int) -> str:
 
 
 def test_guessing_invitation_codes_is_limited(solo_alice, tend_limits):
-    tend_limits(invite_code=(3, 600))
+    tend_limits("invite_code", account=(3, 600))
     couple = services.active_membership(solo_alice).couple
     _, _, code = services.issue_invitation(couple, solo_alice)
     guesser = UserFactory(email="guesser@example.com")
@@ -239,14 +294,122 @@ def test_guessing_invitation_codes_is_limited(solo_alice, tend_limits):
     assert Invitation.objects.get().accepted_at is None
 
 
-def test_code_guesses_are_counted_per_address_across_accounts(solo_alice, tend_limits):
-    tend_limits(invite_code=(3, 600))
+def test_one_guesser_does_not_lock_out_others_at_the_same_address(solo_alice):
+    """At the production limits: a guesser who keeps trying after being stopped
+    leaves the partner in the same café free to type the right code."""
     couple = services.active_membership(solo_alice).couple
     _, _, code = services.issue_invitation(couple, solo_alice)
-    for n in range(3):
-        guesser = UserFactory(email=f"guesser{n}@example.com")
-        logged_in(guesser).post(reverse("join"), {"code": wrong_code(n)})
+    guesser = logged_in(UserFactory(email="guesser@example.com"))
+    allowed = until_refused(
+        lambda n: guesser.post(reverse("join"), {"code": wrong_code(n % 20)}).status_code, ok=422
+    )
+    assert 0 < allowed < 100
+    for n in range(20):
+        assert guesser.post(reverse("join"), {"code": wrong_code(n)}).status_code == 429
+    partner = UserFactory(email="partner@example.com")
+    response = logged_in(partner).post(reverse("join"), {"code": code})
+    assert response.status_code == 302
+    assert Membership.objects.active().filter(user=partner, couple=couple).exists()
+
+
+def test_code_guesses_of_many_accounts_meet_the_address_ceiling(solo_alice, tend_limits):
+    tend_limits("invite_code", account=(3, 600), address=(5, 600))
+    couple = services.active_membership(solo_alice).couple
+    _, _, code = services.issue_invitation(couple, solo_alice)
+    for n, tries in enumerate((3, 2)):
+        guesser = logged_in(UserFactory(email=f"guesser{n}@example.com"))
+        for t in range(tries):
+            assert guesser.post(reverse("join"), {"code": wrong_code(t)}).status_code == 422
     last = UserFactory(email="last@example.com")
     response = logged_in(last).post(reverse("join"), {"code": code})
     assert response.status_code == 429
+    assert TOO_MANY_CODES in response.content.decode()
     assert not Membership.objects.filter(user=last).exists()
+
+
+# ---------- behind a reverse proxy ----------
+
+PROXY = "10.0.0.2"  # every request arrives from the proxy
+
+
+def from_client(user, address: str | None, claimed: str = "") -> Client:
+    """``user``'s requests through the proxy, which appends ``address`` to
+    whatever X-Forwarded-For the client sent (``claimed``)."""
+    client = logged_in(user)
+    client.defaults["REMOTE_ADDR"] = PROXY
+    if address:
+        forwarded = f"{claimed}, {address}" if claimed else address
+        client.defaults["HTTP_X_FORWARDED_FOR"] = forwarded
+    return client
+
+
+def test_behind_a_proxy_the_ceiling_counts_each_client_not_the_proxy(
+    solo_alice, tend_limits, settings
+):
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    tend_limits("invite_code", account=(10, 600), address=(3, 600))
+    couple = services.active_membership(solo_alice).couple
+    _, _, code = services.issue_invitation(couple, solo_alice)
+    guesser = from_client(UserFactory(email="guesser@example.com"), "198.51.100.1")
+    for n in range(3):
+        assert guesser.post(reverse("join"), {"code": wrong_code(n)}).status_code == 422
+    assert guesser.post(reverse("join"), {"code": wrong_code(3)}).status_code == 429
+    # A second account at the guesser's address, claiming another one, is still him.
+    spoofer = from_client(UserFactory(email="spoofer@example.com"), "198.51.100.1", "203.0.113.9")
+    assert spoofer.post(reverse("join"), {"code": wrong_code(4)}).status_code == 429
+    # Someone elsewhere, through the same proxy, is not.
+    partner = UserFactory(email="partner@example.com")
+    response = from_client(partner, "198.51.100.2").post(reverse("join"), {"code": code})
+    assert response.status_code == 302
+    assert Membership.objects.active().filter(user=partner, couple=couple).exists()
+
+
+def test_without_a_trusted_proxy_a_claimed_address_changes_nothing(solo_alice, tend_limits):
+    tend_limits("invite_code", account=(10, 600), address=(3, 600))
+    for n in range(4):
+        guesser = from_client(UserFactory(email=f"g{n}@example.com"), None, "")
+        guesser.defaults["HTTP_X_FORWARDED_FOR"] = f"203.0.113.{n}"
+        status = guesser.post(reverse("join"), {"code": wrong_code(n)}).status_code
+        assert status == (422 if n < 3 else 429)
+
+
+def test_behind_a_proxy_failed_logins_lock_the_client_not_everyone(
+    alice, bob, allauth_limits, settings
+):
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    allauth_limits(login_failed="3/m/ip,5/300s/key")
+    for email in ("a@example.com", "b@example.com", "c@example.com"):
+        Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.1").post(
+            reverse("account_login"), {"login": email, "password": "wrong"}
+        )
+    locked = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    response = locked.post(reverse("account_login"), {"login": bob.email, "password": PASSWORD})
+    assert TOO_MANY_LOGINS in response.content.decode()
+    elsewhere = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.2")
+    response = elsewhere.post(reverse("account_login"), {"login": bob.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert "_auth_user_id" in elsewhere.session
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "0"), ("1", "1"), ("-1", "error")])
+def test_trusted_proxy_count_is_read_in_production(value, expected):
+    from tests.security.test_headers import PRODUCTION_ENV
+
+    drop = {"DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL", "REDIS_URL", "TRUSTED_PROXY_COUNT"}
+    env = {k: v for k, v in os.environ.items() if k not in drop} | PRODUCTION_ENV
+    if value is not None:
+        env["TRUSTED_PROXY_COUNT"] = value
+    probe = "from django.conf import settings; print(settings.ALLAUTH_TRUSTED_PROXY_COUNT)"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {probe}"],
+        cwd=ROOT,
+        env=env | {"DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if expected == "error":
+        assert "TRUSTED_PROXY_COUNT must be 0 or more" in result.stderr
+    else:
+        assert result.stdout.strip() == expected, result.stderr
