@@ -171,6 +171,8 @@ class Invitation(models.Model):
     # Random per issue; with SECRET_KEY it gives the token and code. Blank on
     # invitations issued before secrets were derived (theirs can't be rebuilt).
     seed = models.CharField(max_length=32, blank=True, db_default="")
+    # The invite form's key (couples.once): one invitation, one email, per form.
+    request_key = models.CharField(max_length=32, blank=True, db_default="", editable=False)
     token_hash = models.CharField(max_length=64, unique=True)
     code_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -191,14 +193,23 @@ class Invitation(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["couple", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["couple", "request_key"],
+                condition=~Q(request_key=""),
+                name="one_invitation_per_invite_form",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Invitation to {self.couple} ({self.email or 'link'})"
 
     @classmethod
-    def issue(cls, couple: Couple, invited_by, email: str = "") -> tuple[Invitation, str, str]:
+    def issue(
+        cls, couple: Couple, invited_by, email: str = "", request_key: str = ""
+    ) -> tuple[Invitation, str, str]:
         """Create an invitation; return it with its raw token and code (shown once)."""
-        invitation = cls(couple=couple, invited_by=invited_by, email=email)
+        invitation = cls(couple=couple, invited_by=invited_by, email=email, request_key=request_key)
         token, code = invitation.set_new_secrets()
         invitation.save()
         return invitation, token, code
@@ -212,6 +223,11 @@ class Invitation(models.Model):
         self.created_at = timezone.now()
         self.expires_at = self.created_at + INVITATION_LIFETIME
         return token, code
+
+    @property
+    def issued_marker(self) -> str:
+        """Names this issue of the invitation; a renewal changes it (the renew form carries it)."""
+        return self.created_at.isoformat()
 
     def current_secrets(self) -> tuple[str, str] | None:
         """The link token and code as issued, rebuilt under the key they were

@@ -7,7 +7,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from couples import fragments
+from couples import fragments, once
 from couples.models import Couple, Invitation, Membership
 from couples.signals import member_left, space_archived
 
@@ -214,22 +214,44 @@ def leave_couple(user: User) -> None:
 
 
 def issue_invitation(
-    couple: Couple, invited_by: User, email: str = ""
+    couple: Couple, invited_by: User, email: str = "", request_key: str = ""
 ) -> tuple[Invitation, str, str]:
-    """Replace any open invitation of the space with a new one (one at a time)."""
-    with transaction.atomic():
+    """Replace any open invitation of the space with a new one (one at a time).
+
+    The same invite form posted again (``request_key``, see ``couples.once``)
+    gets the invitation it made the first time: no second email, and the
+    first link keeps working.
+    """
+
+    def issue() -> Invitation:
         couple.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
-        invitation, token, code = Invitation.issue(couple, invited_by, email=email)
+        invitation, _, _ = Invitation.issue(
+            couple, invited_by, email=email, request_key=request_key
+        )
+        # Registered in the savepoint: a lost race drops it with the row.
         if email:
             queue_invitation_email(invitation)
+        return invitation
+
+    with transaction.atomic():
+        invitation, _ = once.create_once(couple.invitations, request_key, issue)
+    token, code = invitation.current_secrets()
     return invitation, token, code
 
 
-def renew_invitation(invitation: Invitation) -> tuple[str, str]:
-    """New link and code for an open invitation; the old ones stop working."""
+def renew_invitation(invitation: Invitation, issued: str = "") -> tuple[str, str] | None:
+    """New link and code for an open invitation; the old ones stop working.
+
+    ``issued`` is when the page asking for this saw the invitation made: if it
+    has been renewed since (a double click, a retried request), nothing more
+    happens and the current link and code come back.
+    """
     with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if issued and issued != invitation.issued_marker:
+            return invitation.current_secrets()
         token, code = invitation.set_new_secrets()
         invitation.save(
             update_fields=["seed", "token_hash", "code_hash", "created_at", "expires_at"]

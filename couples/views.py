@@ -11,7 +11,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from couples import ratelimit, services
+from couples import once, ratelimit, services
 from couples.access import couple_required, get_invitation_for
 from couples.forms import CodeForm, InviteForm, LeaveForm, SpaceForm
 from couples.models import Invitation, format_code
@@ -150,11 +150,16 @@ def invite(request: HttpRequest) -> HttpResponse:
         return _to_dashboard(request)
     if not form.is_valid():
         return _invite_panel(request, form, status=422)
-    if not ratelimit.allow(request, "invite_send"):
+    key = once.posted_key(request)
+    sent_already = bool(key) and request.couple.invitations.filter(request_key=key).exists()
+    if not sent_already and not ratelimit.allow(request, "invite_send"):
         form.add_error(None, "You've sent many invitations in a short time. Try again later.")
         return _invite_panel(request, form, status=429)
     invitation, _, _ = services.issue_invitation(
-        request.couple, request.user, email=form.cleaned_data["email"]
+        request.couple,
+        request.user,
+        email=form.cleaned_data["email"],
+        request_key=key,
     )
     _remember_secrets(request, invitation)
     if invitation.email:
@@ -174,7 +179,8 @@ def renew_invitation(request: HttpRequest, pk: int) -> HttpResponse:
     if not ratelimit.allow(request, "invite_send"):
         messages.error(request, "You've sent many invitations in a short time. Try again later.")
         return _to_dashboard(request)
-    services.renew_invitation(invitation)
+    services.renew_invitation(invitation, issued=request.POST.get("issued", ""))
+    invitation.refresh_from_db()
     _remember_secrets(request, invitation)
     if invitation.email:
         messages.success(request, f"We sent a new link and code to {invitation.email}.")

@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from couples.models import Invitation
 from exercises.models import Entry, Session
 from rituals.models import Ritual
 from tests.conftest import logged_in
@@ -114,6 +115,52 @@ class TestTogether:
         assert all(not isinstance(r, Exception) for r in responses), responses
         assert {r.status_code for r in responses} == {302}, [r.status_code for r in responses]
         assert Entry.objects.filter(couple=couple, author=alice).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+class TestInvitationsTogether:
+    @pytest.fixture
+    def solo(self):
+        from couples import services
+
+        alice = UserFactory()
+        services.create_space(alice)
+        return alice
+
+    def test_inviting_by_email(self, solo, mailoutbox):
+        page = logged_in(solo).get(reverse("dashboard")).content.decode()
+        data = {"email": "partner@example.com", "request_key": key_from(page)}
+        # Fewer than the hourly limit on invitations, which each post may count.
+        responses = together(solo, reverse("invite"), data, count=8)
+        assert {r.status_code for r in responses} == {302}, responses
+        assert Invitation.objects.count() == 1
+        assert [m.to for m in mailoutbox] == [["partner@example.com"]]
+
+    def test_renewing(self, solo, mailoutbox):
+        from couples import services
+
+        couple = services.active_membership(solo).couple
+        invitation, _, _ = services.issue_invitation(couple, solo, email="partner@example.com")
+        mailoutbox.clear()
+        before = invitation.token_hash
+        data = {"issued": invitation.issued_marker}
+        url = reverse("renew_invitation", args=[invitation.pk])
+        responses = together(solo, url, data, count=8)
+        assert {r.status_code for r in responses} == {302}, responses
+        invitation.refresh_from_db()
+        assert invitation.token_hash != before
+        assert len(mailoutbox) == 1
+
+
+def test_a_retried_invitation_is_not_counted_again(charlie, charlie_client, settings):
+    """Once the form's invitation exists, posting it again costs no try of the hourly limit."""
+    limits = {"account": (1, 3600), "address": (60, 3600)}
+    settings.TEND_RATE_LIMITS = {**settings.TEND_RATE_LIMITS, "invite_send": limits}
+    page = charlie_client.get(reverse("dashboard")).content.decode()
+    data = {"email": "partner@example.com", "request_key": key_from(page)}
+    for _ in range(3):
+        assert charlie_client.post(reverse("invite"), data).status_code == 302
+    assert Invitation.objects.filter(invited_by=charlie).count() == 1
 
 
 def test_a_second_form_makes_a_second_ritual(couple, alice_client):
