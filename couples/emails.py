@@ -5,7 +5,6 @@ import smtplib
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from couples.models import Invitation, format_code
 
@@ -54,6 +53,3 @@ def send_invitation(invitation: Invitation, token: str, code: str) -> None:
     )
     message.to = [invitation.email]
     message.send()
-    invitation.last_sent_at = timezone.now()
-    invitation.send_count += 1
-    invitation.save(update_fields=["last_sent_at", "send_count"])

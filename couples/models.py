@@ -179,6 +179,11 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     last_sent_at = models.DateTimeField(null=True, blank=True)
     send_count = models.PositiveSmallIntegerField(default=0)
+    # The email is an outbox of its own: while it is owed, this says when it may
+    # next be queued (couples.tasks). A lost broker message, or a broker that
+    # was down when the invitation was made, costs a minute, not the email.
+    email_due_at = models.DateTimeField(null=True, blank=True)
+    email_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -192,7 +197,14 @@ class Invitation(models.Model):
     objects = InvitationQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["couple", "-created_at"])]
+        indexes = [
+            models.Index(fields=["couple", "-created_at"]),
+            models.Index(
+                fields=["email_due_at"],
+                condition=Q(email_due_at__isnull=False),
+                name="invitation_email_owed",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["couple", "request_key"],

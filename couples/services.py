@@ -230,9 +230,9 @@ def issue_invitation(
         invitation, _, _ = Invitation.issue(
             couple, invited_by, email=email, request_key=request_key
         )
-        # Registered in the savepoint: a lost race drops it with the row.
+        # In the savepoint: a lost race drops the owed email with the row.
         if email:
-            queue_invitation_email(invitation)
+            owe_invitation_email(invitation)
         return invitation
 
     with transaction.atomic():
@@ -257,14 +257,25 @@ def renew_invitation(invitation: Invitation, issued: str = "") -> tuple[str, str
             update_fields=["seed", "token_hash", "code_hash", "created_at", "expires_at"]
         )
         if invitation.email:
-            queue_invitation_email(invitation)
+            owe_invitation_email(invitation)
     return token, code
 
 
-def queue_invitation_email(invitation: Invitation) -> None:
-    """Send the email after commit. The broker gets the id and the token's hash,
-    never the link or the code: the task rebuilds them from the invitation."""
+def owe_invitation_email(invitation: Invitation) -> None:
+    """Record that the invitation's email is owed, and queue it after commit.
+
+    The row is the truth (``email_due_at``); the broker message is only a
+    trigger. If the broker can't take it (Redis down), the page still
+    succeeds and the next sweep queues the email once Redis is back. The
+    broker gets the id and the token's hash, never the link or the code: the
+    task rebuilds them from the invitation.
+    """
     from couples.tasks import send_invitation_email
 
+    Invitation.objects.filter(pk=invitation.pk).update(
+        email_due_at=timezone.now(), email_attempts=0
+    )
     invitation_id, token_hash = invitation.pk, invitation.token_hash
-    transaction.on_commit(lambda: send_invitation_email.delay(invitation_id, token_hash))
+    transaction.on_commit(
+        lambda: send_invitation_email.delay(invitation_id, token_hash), robust=True
+    )

@@ -11,6 +11,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from couples import services
 from couples.models import CODE_ALPHABET, Invitation, format_code, hash_secret
@@ -58,8 +59,8 @@ def test_after_a_key_rotation_the_old_invitation_still_shows_works_and_sends(
     assert Invitation.accept_url(token) in page and format_code(code) in page
     assert Invitation.find_by_token(token) == invitation
     assert Invitation.find_by_code(code) == invitation
-    invitation.email = "bob@example.com"
-    invitation.save(update_fields=["email"])
+    invitation.email, invitation.email_due_at = "bob@example.com", timezone.now()
+    invitation.save(update_fields=["email", "email_due_at"])
     send_invitation_email.apply(args=[invitation.pk, invitation.token_hash])
     assert len(mail.outbox) == 1
     assert Invitation.accept_url(token) in mail.outbox[0].body
