@@ -165,7 +165,14 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--due", type=int, default=1_000)
     parser.add_argument("--send", type=int, default=1_000, help="how many queued reminders to send")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny, seconds-long run that only shows the script still works (tests do it)",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.due, args.send = [20, 40], 5, 5
     setup_django()
     from django.db import connection
 

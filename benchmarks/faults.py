@@ -715,7 +715,16 @@ def main() -> None:
     parser.add_argument("--crashes", type=int, default=8, help="crash-loop: crashes in a row")
     parser.add_argument("--restarts", type=int, default=10, help="db-restarted: restarts")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=SCENARIOS)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny, seconds-long run that only shows the script still works (tests do it)",
+    )
     args = parser.parse_args()
+    if args.smoke:  # every scenario, few reminders, shorter waits
+        global REQUEUE_AFTER, STALE_SENDING
+        args.reminders, args.kills, args.crashes = 10, 1, 1
+        REQUEUE_AFTER, STALE_SENDING = timedelta(seconds=2), timedelta(seconds=4)
     setup_django()
 
     from django.db import connection

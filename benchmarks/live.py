@@ -645,7 +645,15 @@ def main() -> None:
         help="gunicorn sizes to run (gthread workers), e.g. 2x4 4x4 4x1",
     )
     parser.add_argument("--changed", type=int, default=20, help="changed-version polls to time")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny, seconds-long run that only shows the script still works (tests do it)",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.couples, args.duration, args.warmup = [2], 1.0, 0.5
+        args.gunicorn, args.changed = ["1x2"], 2
     # `timeout` and friends send SIGTERM: leave through the `finally` that stops gunicorn.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

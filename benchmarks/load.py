@@ -677,6 +677,12 @@ def judge(results: dict[str, tuple[dict[str, Stats], float]]) -> list[tuple[bool
 # --- main ------------------------------------------------------------------
 
 
+def seed_smoke(database_url: str) -> None:
+    script = Path(__file__).with_name("seed.py")
+    env = {**os.environ, "DATABASE_URL": database_url}
+    subprocess.run([sys.executable, str(script), "--smoke"], env=env, check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=50, help="concurrent partners (even: couples)")
@@ -711,7 +717,17 @@ def main() -> None:
             "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tend_bench_load"
         ),
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="seed a tiny data set (seed.py --smoke), then every phase for a moment: "
+        "shows the script still works (tests do it)",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.users, args.duration, args.warm_up, args.think = 2, 0.5, 0.2, 0.1
+        args.gunicorn_args += " --workers 1 --threads 2"  # a repeated --workers wins
+        seed_smoke(args.database_url)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = set(phases) - set(PHASES)
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]

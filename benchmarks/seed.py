@@ -375,7 +375,7 @@ def deliveries_rows(world: World):
         if key not in suffixes:
             lead = timedelta(minutes=t.reminder_lead_minutes)
             suffixes[key] = [
-                f"\tsent\t1\t\t{ts(o - lead)}\t{NULL}\t{ts(o - lead + timedelta(seconds=2))}\t"
+                f"\tsent\t1\t0\t\t{ts(o - lead)}\t{NULL}\t{ts(o - lead + timedelta(seconds=2))}\t"
                 f"{ts(o - lead + timedelta(seconds=3))}\n"
                 for o in past
             ]
@@ -565,7 +565,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--couples", type=int, default=10_000)
     parser.add_argument("--random-seed", type=int, default=1)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny, seconds-long run that only shows the script still works (tests do it)",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.couples = 4
     setup_django()
 
     from allauth.account.models import EmailAddress
@@ -693,6 +700,7 @@ def main() -> None:
                 "recipient",
                 "status",
                 "attempts",
+                "abandoned",
                 "last_error",
                 "created_at",
                 "next_attempt_at",

@@ -101,6 +101,10 @@ class Schedule:
             previous = occurrence
             yield occurrence
 
+    def first_wall_time(self) -> datetime | None:
+        """The first naive local time the rule gives (an RFC 5545 DTSTART), if any."""
+        return next(iter(self._rrule()), None)
+
     def next_after(self, instant: datetime, *, inclusive: bool = False) -> datetime | None:
         return next(self.occurrences_after(instant, inclusive=inclusive), None)
 

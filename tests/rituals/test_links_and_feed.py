@@ -15,6 +15,7 @@ from couples import services
 from rituals import calendar, links
 from rituals.models import Completion, ReminderDelivery
 from tests.factories import make_ritual
+from tests.rituals import ical
 
 OCCURRENCE = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
 
@@ -132,6 +133,42 @@ def test_the_feed_matches_tends_own_occurrences(couple):
             ours = [o for o in ours if o <= theirs[-1]]
             theirs = theirs[: len(ours)]
         assert theirs == ours, ritual.title
+
+
+def test_a_first_time_in_the_spring_gap_stays_at_its_time_on_later_days(couple):
+    # 8 March 2026: New York's clocks go from 02:00 to 03:00.
+    ritual = make_ritual(
+        couple,
+        title="Night feed",
+        time_zone="America/New_York",
+        start_date=date(2026, 3, 8),
+        start_time=time(2, 30),
+    )
+    window = (datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 12, tzinfo=UTC))
+    theirs = ical.occurrences(ical.feed_text(couple), *window)
+    assert [o.strftime("%d %H:%M") for o in theirs] == [
+        "08 02:30",  # read as 03:30 EDT, as Tend reads it
+        "09 02:30",
+        "10 02:30",
+        "11 02:30",
+    ]
+    assert [o.astimezone(UTC) for o in theirs] == ritual.schedule.between(*window)
+
+
+def test_an_app_that_reads_only_the_feeds_time_zone_still_has_summer_time_in_2045(couple):
+    ritual = make_ritual(couple, time_zone="America/New_York", start_time=time(7, 30))
+    text = ical.feed_text(couple)
+    # A TZID no zone database knows makes the reader build the zone from the
+    # feed's VTIMEZONE alone, as Outlook and others do.
+    unknown = text.replace(b"America/New_York", b"Tend-feed-test-2045")
+    window = (datetime(2045, 7, 1, tzinfo=UTC), datetime(2045, 7, 4, tzinfo=UTC))
+    theirs = ical.occurrences(unknown, *window)
+    assert [o.astimezone(UTC).strftime("%d %H:%M") for o in theirs] == [
+        "01 11:30",  # 07:30 EDT, UTC-4
+        "02 11:30",
+        "03 11:30",
+    ]
+    assert [o.astimezone(UTC) for o in theirs] == ritual.schedule.between(*window)
 
 
 def test_regenerating_the_feed_address_stops_the_old_one(couple, alice_client):
