@@ -63,7 +63,7 @@ class Ritual(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # The create form's key (couples.once): one ritual per form, however often it's posted.
-    request_key = models.CharField(max_length=32, blank=True, editable=False)
+    request_key = models.CharField(max_length=32, blank=True, db_default="", editable=False)
 
     class Meta:
         ordering = ["start_time", "title"]
