@@ -95,14 +95,22 @@ class ColumnChart:
     # drawn behind the columns, never as a line to beat.
     band_from: int | None = None
     axis: tuple[str, ...] = field(default_factory=tuple)  # a few labels under the chart
+    # A natural top, e.g. seven days a week: a line for each, up to it.
+    ceiling: int | None = None
 
     @property
     def largest(self) -> int:
         return max((bar.total for bar in self.bars), default=0)
 
+    def scale(self) -> tuple[int, int]:
+        """The top of the scale and the step between its grid lines."""
+        if self.ceiling is not None and self.largest <= self.ceiling:
+            return self.ceiling, 1 if self.ceiling <= 7 else nice_top(self.ceiling)[1]
+        return nice_top(max(self.largest, self.band_from or 0))
+
     @property
     def top(self) -> int:
-        return nice_top(max(self.largest, self.band_from or 0))[0]
+        return self.scale()[0]
 
     @property
     def totals(self) -> tuple[int, ...]:
@@ -116,7 +124,7 @@ class ColumnChart:
         return HEIGHT * value / self.top
 
     def svg(self) -> SafeString:
-        top, step = nice_top(max(self.largest, self.band_from or 0))
+        top, step = self.scale()
         pattern = f"{self.key}-hatch"
         parts = [format_html("<defs>{}</defs>", _hatch(pattern))]
         if self.band_from is not None and self.band_from < top:

@@ -101,7 +101,11 @@ def conversation_chart(talks: rhythm.Conversations, window: rhythm.Window) -> Co
         for week, count in zip(window.weeks, talks.weeks, strict=True)
     ]
     return ColumnChart(
-        "daily", (Series("Days you both answered", SOLID),), bars, axis=_week_axis(window)
+        "daily",
+        (Series("Days you both answered", SOLID),),
+        bars,
+        axis=_week_axis(window),
+        ceiling=7,
     )
 
 

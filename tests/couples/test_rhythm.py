@@ -342,6 +342,7 @@ def test_only_days_you_both_answered_count_and_never_a_word_of_them(couple, alic
 
     caption = "Days you both answered, per week"
     assert nonzero_rows(page, caption) == {"Week of 28 Sep 2026": ["3"], THIS_WEEK: ["2"]}
+    assert page.scales == ["7"]  # out of the seven days of a week
     # today isn't over: the run still counts from yesterday
     assert "You both answered on 5 days in these weeks." in html
     assert "You've answered together 2 days in a row now." in html
@@ -475,6 +476,23 @@ def test_every_bar_matches_its_table(couple, alice, bob, alice_client, now):
             assert top >= sum(series_values)
         assert not drawn, f"{key}: bars without a row"
     assert checked > 100
+
+
+@pytest.mark.parametrize(
+    ("largest", "top", "step"),
+    [
+        (0, 1, 1),
+        (1, 1, 1),
+        (5, 5, 1),
+        (6, 6, 2),
+        (7, 8, 2),
+        (11, 15, 5),
+        (23, 25, 5),
+        (260, 300, 100),
+    ],
+)
+def test_scales_end_on_round_numbers(largest, top, step):
+    assert charts.nice_top(largest) == (top, step)
 
 
 # ---------- Who sees what ----------
