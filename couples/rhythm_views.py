@@ -7,8 +7,6 @@ only puts them side by side with their labels.
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -26,14 +24,16 @@ from exercises.kinds import love_maps
 APPRECIATION_BAND = 5
 
 
-def _week_label(week: date, window: rhythm.Window) -> str:
-    label = f"Week of {date_format(week, 'j M Y')}"
-    return f"{label} (this week)" if week == window.weeks[-1] else label
+def _week_labels(window: rhythm.Window) -> list[str]:
+    labels = [f"Week of {date_format(week, 'j M Y')}" for week in window.weeks]
+    labels[-1] += " (this week)"
+    return labels
 
 
-def _month_label(month: date, window: rhythm.Window) -> str:
-    label = date_format(month, "F Y")
-    return f"{label} (this month)" if month == window.months[-1] else label
+def _month_labels(window: rhythm.Window) -> list[str]:
+    labels = [date_format(month, "F Y") for month in window.months]
+    labels[-1] += " (this month)"
+    return labels
 
 
 def _week_axis(window: rhythm.Window) -> tuple[str, ...]:
@@ -60,12 +60,12 @@ def _legend(key: str, series: tuple[Series, ...]) -> list[dict]:
 RITUAL_SERIES = (Series("Kept together", SOLID), Series("Kept by one of you", HATCHED))
 
 
-def ritual_charts(rituals, rows, window: rhythm.Window) -> list[dict]:
+def ritual_charts(rituals, rows, window: rhythm.Window, labels: list[str]) -> list[dict]:
     charts = []
     for item in rhythm.rituals_by_week(rituals, rows, window):
         bars = [
-            Bar(_week_label(week, window), (kept.together, kept.alone))
-            for week, kept in zip(window.weeks, item.weeks, strict=True)
+            Bar(label, (kept.together, kept.alone))
+            for label, kept in zip(labels, item.weeks, strict=True)
         ]
         key = f"ritual-{item.ritual.pk}"
         chart = ColumnChart(key, RITUAL_SERIES, bars, axis=_week_axis(window))
@@ -73,33 +73,29 @@ def ritual_charts(rituals, rows, window: rhythm.Window) -> list[dict]:
     return charts
 
 
-def appreciation_chart(rows, window: rhythm.Window, partner) -> ColumnChart:
+def appreciation_chart(rows, window: rhythm.Window, labels: list[str], partner) -> ColumnChart:
     weeks = rhythm.appreciations_by_week(rows, window)
     if partner is None:
         series: tuple[Series, ...] = (Series("Written by you", SOLID),)
-        bars = [
-            Bar(_week_label(week, window), (noticed.by_you,))
-            for week, noticed in zip(window.weeks, weeks, strict=True)
-        ]
+        bars = [Bar(label, (noticed.by_you,)) for label, noticed in zip(labels, weeks, strict=True)]
     else:
         series = (
             Series("Written by you", SOLID),
             Series(f"Shared with you by {partner.get_short_name()}", HATCHED),
         )
         bars = [
-            Bar(_week_label(week, window), (noticed.by_you, noticed.by_partner))
-            for week, noticed in zip(window.weeks, weeks, strict=True)
+            Bar(label, (noticed.by_you, noticed.by_partner))
+            for label, noticed in zip(labels, weeks, strict=True)
         ]
     return ColumnChart(
         "appreciations", series, bars, band_from=APPRECIATION_BAND, axis=_week_axis(window)
     )
 
 
-def conversation_chart(talks: rhythm.Conversations, window: rhythm.Window) -> ColumnChart:
-    bars = [
-        Bar(_week_label(week, window), (count,))
-        for week, count in zip(window.weeks, talks.weeks, strict=True)
-    ]
+def conversation_chart(
+    talks: rhythm.Conversations, window: rhythm.Window, labels: list[str]
+) -> ColumnChart:
+    bars = [Bar(label, (count,)) for label, count in zip(labels, talks.weeks, strict=True)]
     return ColumnChart(
         "daily",
         (Series("Days you both answered", SOLID),),
@@ -111,8 +107,7 @@ def conversation_chart(talks: rhythm.Conversations, window: rhythm.Window) -> Co
 
 def exercise_chart(counts: list[int], window: rhythm.Window) -> ColumnChart:
     bars = [
-        Bar(_month_label(month, window), (count,))
-        for month, count in zip(window.months, counts, strict=True)
+        Bar(label, (count,)) for label, count in zip(_month_labels(window), counts, strict=True)
     ]
     return ColumnChart(
         "exercises", (Series("Exercises finished", SOLID),), bars, axis=_month_axis(window)
@@ -151,10 +146,11 @@ def rhythm_page(request: HttpRequest) -> HttpResponse:
     exercises = rhythm.exercises_by_month(rhythm.exercise_rows(couple, window), window)
     explored = rhythm.love_map_rows(couple, viewer, member_ids)
 
-    appreciations = appreciation_chart(noticed_rows, window, partner)
-    ritual_items = ritual_charts(rituals, kept_rows, window)
+    weeks = _week_labels(window)  # the same rows for every weekly chart
+    appreciations = appreciation_chart(noticed_rows, window, weeks, partner)
+    ritual_items = ritual_charts(rituals, kept_rows, window, weeks)
     areas = love_map_areas(explored, window)
-    talk_chart = conversation_chart(talks, window)
+    talk_chart = conversation_chart(talks, window, weeks)
     since = date_format(window.first_day, "j M")
     ctx = {
         "window": window,
