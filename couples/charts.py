@@ -102,7 +102,9 @@ class ColumnChart:
         """The top of the scale and the step between its grid lines."""
         if self.ceiling is not None and self.largest <= self.ceiling:
             return self.ceiling, 1 if self.ceiling <= 7 else nice_top(self.ceiling)[1]
-        return nice_top(max(self.largest, self.band_from or 0))
+        # Above the band's start, so the band always shows, even in quiet weeks.
+        band_top = self.band_from + 1 if self.band_from is not None else 0
+        return nice_top(max(self.largest, band_top))
 
     @property
     def top(self) -> int:
