@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from couples import views
+from couples import rhythm_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -13,4 +13,5 @@ urlpatterns = [
     path("space/leave/", views.leave, name="leave"),
     path("join/", views.join_by_code, name="join"),
     path("invite/<str:token>/", views.invitation, name="invitation"),
+    path("rhythm/", rhythm_views.rhythm_page, name="rhythm"),
 ]

@@ -92,6 +92,7 @@ MATRIX: dict[str, Route] = {
     # Where to find help is open to anyone, logged in or not.
     "get_help": Route("get", 200, 200, 200),
     "our_story": Route("get", LOGIN, 200, 200),
+    "rhythm": Route("get", LOGIN, 200, 200),
 }
 
 OUR_APPS = {"couples", "accounts", "rituals", "exercises"}

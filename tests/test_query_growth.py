@@ -80,6 +80,7 @@ PAGES: dict[str, Page] = {
     "self_check": Page(),
     "get_help": Page(),
     "our_story": Page(queries=("", "?prompt={story_prompt}")),
+    "rhythm": Page(),
 }
 # Routes that are not pages a partner opens: POST-only actions, and links
 # that carry their own signature instead of a log-in.
