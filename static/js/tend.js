@@ -4,6 +4,8 @@
   "use strict";
 
   // Pre-select the browser's time zone on sign-up, if the user hasn't chosen.
+  // Browsers may report an older name (Asia/Calcutta): the select lists the
+  // names each alias stands for in data-zone-aliases.
   function detectTimeZone(root) {
     var zone;
     try {
@@ -13,9 +15,95 @@
     }
     root.querySelectorAll("select[data-detect-time-zone]").forEach(function (select) {
       if (select.dataset.touched || select.value !== "UTC") return;
-      if (Array.prototype.some.call(select.options, function (o) { return o.value === zone; })) {
-        select.value = zone;
-      }
+      var aliases = {};
+      try {
+        aliases = JSON.parse(select.dataset.zoneAliases || "{}");
+      } catch (e) { /* no aliases: the plain name only */ }
+      [zone, aliases[zone]].some(function (name) {
+        if (name && hasOption(select, name)) {
+          select.value = name;
+          return true;
+        }
+        return false;
+      });
+    });
+  }
+
+  function hasOption(select, value) {
+    return Array.prototype.some.call(select.options, function (o) { return o.value === value; });
+  }
+
+  // Time zones: a search box above the long list. Without script the list is
+  // a plain select grouped by region, which works just as well, only longer.
+  function fold(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/_/g, " ");
+  }
+
+  function filterZones(select, query, status) {
+    var words = fold(query).split(/\s+/).filter(Boolean);
+    var matches = [];
+    Array.prototype.forEach.call(select.options, function (option) {
+      var text = fold(option.textContent + " " + option.value.replace(/\//g, " "));
+      var match = words.every(function (word) { return text.indexOf(word) !== -1; });
+      option.hidden = !match;
+      if (match) matches.push(option);
+    });
+    select.querySelectorAll("optgroup").forEach(function (group) {
+      group.hidden = !group.querySelector("option:not([hidden])");
+    });
+    var chosen = select.options[select.selectedIndex];
+    if (matches.length && (!chosen || chosen.hidden || matches.length === 1)) {
+      select.value = matches[0].value;
+      select.dataset.touched = "1";
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+    // Show the matches as an open list while searching.
+    select.size = words.length && matches.length > 1 ? Math.min(matches.length, 6) : 0;
+    if (!words.length) {
+      status.textContent = "";
+    } else if (!matches.length) {
+      status.textContent = "No time zone matches “" + query.trim() + "”.";
+    } else {
+      status.textContent = matches.length === 1
+        ? "One match, chosen: " + matches[0].textContent
+        : matches.length + " matches. Choose one in the list below.";
+    }
+  }
+
+  function zonePickers(root) {
+    root.querySelectorAll("select[data-zone-picker]").forEach(function (select) {
+      if (select.dataset.pickerReady || !select.id) return;
+      select.dataset.pickerReady = "1";
+      var box = document.createElement("div");
+      box.className = "zone-search";
+      var label = document.createElement("label");
+      label.htmlFor = select.id + "-search";
+      label.textContent = "Find your time zone";
+      var input = document.createElement("input");
+      input.type = "search";
+      input.id = select.id + "-search";
+      input.autocomplete = "off";
+      input.placeholder = "A city or country, e.g. Lisbon";
+      input.setAttribute("aria-controls", select.id);
+      var status = document.createElement("p");
+      status.className = "help";
+      status.id = select.id + "-search-status";
+      status.setAttribute("aria-live", "polite");
+      input.setAttribute("aria-describedby", status.id);
+      box.append(label, input, status);
+      select.parentNode.insertBefore(box, select);
+      input.addEventListener("input", function (event) {
+        // The search itself is no change to the form (the ritual preview
+        // listens for those); choosing a zone is, and says so.
+        event.stopPropagation();
+        filterZones(select, input.value, status);
+      });
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") {
+          event.preventDefault(); // choose, don't submit half a form
+          select.focus();
+        }
+      });
     });
   }
 
@@ -61,8 +149,13 @@
   document.addEventListener("DOMContentLoaded", function () { showScheduleFields(document); });
 
   document.addEventListener("click", onCopyClick);
-  document.addEventListener("DOMContentLoaded", function () { detectTimeZone(document); });
-  document.addEventListener("htmx:after:swap", function (event) {
-    detectTimeZone(event.target || document);
+  document.addEventListener("DOMContentLoaded", function () {
+    detectTimeZone(document);
+    zonePickers(document);
+  });
+  // An outerHTML swap leaves event.target detached: look at the whole page.
+  document.addEventListener("htmx:after:swap", function () {
+    detectTimeZone(document);
+    zonePickers(document);
   });
 })();
