@@ -371,7 +371,9 @@ def test_the_newcomer_sees_nothing_of_the_old_pairing_on_any_page(changed):
     assert leaks(pages, forbidden) == []
     # The crawl reached the pages that would show them.
     assert f"GET {reverse('our_story')}?prompt={STORY_PROMPT} {{}}" in pages
-    assert "Jane-side-of-meeting" in pages[f"GET {reverse('our_story')}?prompt={STORY_PROMPT} {{}}"]
+    assert (
+        "Jane-side-of-meeting" in pages[f"GET {reverse('our_story')}?prompt={STORY_PROMPT} {{}}"]
+    )
 
 
 def test_who_stayed_sees_a_fresh_space_too_and_keeps_her_words_in_her_export(changed):
