@@ -16,6 +16,9 @@ NOT_PAGES = {
     "ritual_preview": "an htmx fragment inside the ritual form",
 }
 
+# Member routes that answer with a file rather than a page.
+DOWNLOADS = {"export": "everything I wrote, as a JSON download"}
+
 
 def member_pages() -> set[str]:
     """Route names of every page a member opens (signed email links and the

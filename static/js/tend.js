@@ -83,7 +83,7 @@
       input.type = "search";
       input.id = select.id + "-search";
       input.autocomplete = "off";
-      input.placeholder = "A city or country, e.g. Lisbon";
+      input.placeholder = "City or country, e.g. Lisbon";
       input.setAttribute("aria-controls", select.id);
       var status = document.createElement("p");
       status.className = "help";
