@@ -8,7 +8,7 @@ who type long things: an 80-letter ritual title without a space, 60-letter
 names, emoji, long notes and answers.
 
 Each page is loaded three times in one browser page:
-- 360×740, light: its width, axe-core, a phone screenshot;
+- 360×740, light: its width, axe-core, touch targets of 44 px, a phone screenshot;
 - 390×844, dark: its width, axe-core, a dark phone screenshot;
 - 1280×800, light: its width and a desktop screenshot.
 Screenshots go to var/test-artifacts/pages/. axe-core is vendored in
@@ -65,6 +65,23 @@ WIDEST = """() => {
             && el.children.length === 0));
     return out.slice(-4).map((el) => `${name(el)} (right edge `
         + `${Math.round(el.getBoundingClientRect().left + el.scrollWidth)})`);
+}"""
+# Controls a thumb aims at, and how tall each is (links inside prose are
+# exempt, as WCAG allows; a checkbox's target is its label's row).
+SMALL_TARGETS = """() => {
+    const selector = [
+        "button", "summary", "a.button", "select", "textarea",
+        "input:not([type=hidden], [type=checkbox], [type=radio])",
+        ".tabs a", ".tile", ".link-list a", ".breadcrumbs a", ".more-links a", ".jump a",
+        ".check > label", ".start-step a", ".pager a", ".space-actions a",
+    ].join(", ");
+    return [...document.querySelectorAll(selector)]
+        .filter((el) => el.offsetParent !== null)
+        .filter((el) => el.getBoundingClientRect().height < 43.5)
+        .slice(0, 5)
+        .map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join(".")} `
+            + `"${el.textContent.trim().slice(0, 30)}" `
+            + `${Math.round(el.getBoundingClientRect().height)}px`);
 }"""
 AXE_RUN = """async () => {
     const result = await axe.run(document, {resultTypes: ["violations"]});
@@ -267,6 +284,7 @@ def look(page: Page, url: str, viewport: dict, scheme: str, axe: bool) -> dict:
         "width": page.evaluate("document.documentElement.scrollWidth"),
         "widest": [],
         "violations": [],
+        "small": page.evaluate(SMALL_TARGETS) if viewport is PHONE else [],
     }
     if found["width"] > viewport["width"]:
         found["widest"] = page.evaluate(WIDEST)
@@ -304,6 +322,8 @@ def test_every_page_fits_a_phone_and_passes_axe_in_light_and_dark(
                     problems.append(f"{where}: status {seen['status']}")
                 if seen["width"] > viewport["width"]:
                     problems.append(f"{where}: {seen['width']}px wide, by {seen['widest']}")
+                if seen["small"]:
+                    problems.append(f"{where}: targets under 44 px: {seen['small']}")
                 for violation in seen["violations"]:
                     problems.append(f"{where}: axe {json.dumps(violation, ensure_ascii=False)}")
                 shoot(page, shots / f"{visit.label}-{suffix}.png")
