@@ -271,7 +271,7 @@ def shoot(page: Page, path: Path) -> None:
     size = page.viewport_size
     height = page.evaluate("document.documentElement.scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
-    page.screenshot(path=path)
+    page.screenshot(path=path, caret="initial")  # see tests.e2e.test_pairing.screenshot
     page.set_viewport_size(size)
 
 
