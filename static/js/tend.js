@@ -42,18 +42,28 @@
   function filterZones(select, query, status) {
     var words = fold(query).split(/\s+/).filter(Boolean);
     var matches = [];
+    var best = null;
+    var has = function (text) {
+      return words.every(function (word) { return text.indexOf(word) !== -1; });
+    };
     Array.prototype.forEach.call(select.options, function (option) {
-      var text = fold(option.textContent + " " + option.value.replace(/\//g, " "));
-      var match = words.every(function (word) { return text.indexOf(word) !== -1; });
+      // "City · Country, which part": a match on city or country beats one
+      // on the note alone (New Zealand is Auckland before McMurdo).
+      var main = fold(option.textContent.split(",")[0] + " " + option.value.replace(/\//g, " "));
+      var match = has(fold(option.textContent + " " + option.value.replace(/\//g, " ")));
       option.hidden = !match;
-      if (match) matches.push(option);
+      if (match) {
+        matches.push(option);
+        if (!best && has(main)) best = option;
+      }
     });
+    best = best || matches[0];
     select.querySelectorAll("optgroup").forEach(function (group) {
       group.hidden = !group.querySelector("option:not([hidden])");
     });
     var chosen = select.options[select.selectedIndex];
     if (matches.length && (!chosen || chosen.hidden || matches.length === 1)) {
-      select.value = matches[0].value;
+      select.value = best.value;
       select.dataset.touched = "1";
       select.dispatchEvent(new Event("change", { bubbles: true }));
     }
@@ -65,7 +75,7 @@
       status.textContent = "No time zone matches “" + query.trim() + "”.";
     } else {
       status.textContent = matches.length === 1
-        ? "One match, chosen: " + matches[0].textContent
+        ? "One match, chosen: " + best.textContent
         : matches.length + " matches. Choose one in the list below.";
     }
   }
