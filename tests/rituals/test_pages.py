@@ -318,3 +318,10 @@ def test_a_one_minute_ritual_is_one_minute_in_its_reminder(couple, alice, mailou
     html = mailoutbox[0].alternatives[0][0]
     assert "for about 1 minute." in text and "1 minutes" not in text
     assert "about 1 minute." in html and "1 minutes" not in html
+
+
+def test_a_ritual_not_kept_lately_shows_no_zero_streak(couple, alice_client):
+    ritual = make_ritual(couple)
+    page = alice_client.get(reverse("ritual_detail", args=[ritual.pk])).content.decode()
+    assert "0 times in a row" not in page
+    assert "A day you miss is just a day" in page
