@@ -104,8 +104,10 @@ def zones() -> tuple[Zone, ...]:
         region, _, place = name.partition("/")
         if region not in REGIONS:
             continue
-        note = row[3].strip() if len(row) > 3 and per_country[code] > 1 else ""
         city = place.rsplit("/", 1)[-1].replace("_", " ")
+        note = row[3].strip() if len(row) > 3 and per_country[code] > 1 else ""
+        if note.lower().startswith("most of") or city.lower() in note.lower():
+            note = ""  # "Berlin · Germany", not "…, most of Germany" or "Busingen, Busingen"
         found.append(Zone(name, region, city, countries.get(code, code), note))
     if not found:  # no tz tables on this machine: fall back to region names
         for name in zoneinfo.available_timezones():
