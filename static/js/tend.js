@@ -158,6 +158,16 @@
   });
   document.addEventListener("DOMContentLoaded", function () { showScheduleFields(document); });
 
+  // Arriving at an exercise's card from a link (the dashboard's tiles, a
+  // plan step): open its start form. Without script one tap on "Start" does.
+  function openTargetedStart() {
+    var card = location.hash && document.getElementById(location.hash.slice(1));
+    var start = card && card.matches(".exercise-card") && card.querySelector("details");
+    if (start) start.open = true;
+  }
+  window.addEventListener("hashchange", openTargetedStart);
+  document.addEventListener("DOMContentLoaded", openTargetedStart);
+
   document.addEventListener("click", onCopyClick);
   document.addEventListener("DOMContentLoaded", function () {
     detectTimeZone(document);
