@@ -1,20 +1,74 @@
 from __future__ import annotations
 
+import json
+
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
-from django.conf import settings
 
 from accounts.models import User, validate_time_zone
+from config import timezones
 
 
-def time_zone_field() -> forms.ChoiceField:
-    return forms.ChoiceField(
+class TimeZoneField(forms.ChoiceField):
+    """Canonical IANA zones grouped by region, searchable by city, country or name.
+
+    Without JavaScript it is a plain select with a group per region; tend.js
+    adds a search box and picks the browser's zone on sign-up. A posted or
+    stored alias (US/Pacific) stands for its zone (America/Los_Angeles), and
+    a stored zone that has none (Etc/GMT+5) stays offered to whoever has it,
+    so saving a form never moves anyone's time by accident.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("choices", zone_choices)
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> str:
+        value = super().to_python(value)
+        return timezones.canonical(value) or value
+
+    def prepare_value(self, value):
+        return (timezones.canonical(value) or value) if isinstance(value, str) else value
+
+    def get_bound_field(self, form, field_name):
+        current = form.initial.get(field_name)
+        if (
+            isinstance(current, str)
+            and timezones.canonical(current) is None
+            and current in timezones.legacy_names()
+        ):
+            self.choices = [*self.choices, ("Your current setting", [(current, current)])]
+        return super().get_bound_field(form, field_name)
+
+
+def zone_choices() -> list:
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for zone in timezones.zones():
+        groups.setdefault(zone.region, []).append((zone.name, zone.label))
+    utc = groups.pop("")
+    return [*utc, *((timezones.REGIONS[region], items) for region, items in groups.items())]
+
+
+def time_zone_field() -> TimeZoneField:
+    aliases = {
+        alias: zone
+        for alias, zone in timezones.aliases().items()
+        if alias.partition("/")[0] in timezones.REGIONS
+    }
+    return TimeZoneField(
         label="Time zone",
-        choices=[(tz, tz.replace("_", " ")) for tz in settings.TIME_ZONES],
         initial="UTC",
         help_text="Reminders arrive, and times show, in this zone.",
         validators=[validate_time_zone],
-        widget=forms.Select(attrs={"data-detect-time-zone": ""}),
+        widget=forms.Select(
+            attrs={
+                "data-detect-time-zone": "",
+                "data-zone-picker": "",
+                # Browsers may report an older name (Asia/Calcutta): tend.js
+                # finds its zone here.
+                "data-zone-aliases": json.dumps(aliases, separators=(",", ":")),
+            }
+        ),
     )
 
 

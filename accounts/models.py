@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from config import timezones
+
 
 def zone_named(name: str) -> ZoneInfo:
     """The zone of that IANA name; UTC for a name this machine doesn't know."""
@@ -18,7 +20,9 @@ def zone_named(name: str) -> ZoneInfo:
 
 
 def validate_time_zone(value: str) -> None:
-    if value not in settings.TIME_ZONES:
+    # The list offers canonical names; a zone stored before it was trimmed
+    # (an alias such as US/Pacific) is still a valid one to have.
+    if value not in settings.TIME_ZONES and value not in timezones.legacy_names():
         raise ValidationError("Choose a time zone from the list, such as Europe/Berlin.")
 
 

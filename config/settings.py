@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from zoneinfo import available_timezones
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+
+from config import timezones
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -322,7 +323,9 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-TIME_ZONES = sorted(available_timezones() - {"Factory", "localtime"})
+# What a person picks from: canonical IANA names only (config/timezones.py);
+# a stored alias such as US/Pacific is shown and saved as its zone.
+TIME_ZONES = list(timezones.canonical_names())
 
 STATIC_URL = "/static/"
 # Collected files exist only in production builds; elsewhere whitenoise

@@ -15,6 +15,7 @@ from couples import once, ratelimit, services
 from couples.access import couple_required, get_invitation_for
 from couples.forms import CodeForm, InviteForm, LeaveForm, SpaceForm
 from couples.models import Invitation, format_code
+from exercises import daily
 from exercises.views import dashboard_sessions
 from rituals.agenda import dashboard_agenda
 
@@ -90,7 +91,10 @@ def dashboard_context(request: HttpRequest, members: list | None = None) -> dict
         "couple": couple,
         "agenda": SimpleLazyObject(lambda: dashboard_agenda(couple, user, now)),
         "exercises": SimpleLazyObject(lambda: dashboard_sessions(couple, user)),
+        # Today's question, and the first week's "start here": read on a miss only.
+        "daily": SimpleLazyObject(lambda: daily.today_for(couple, user)),
         "today": timezone.localdate(now, user.zone),
+        "couple_today": daily.couple_today(couple),
         "members": members,
         "partner": partner,
         "invitation": invitation,

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import zone_named
 from config.text import plain_text
+from couples import fragments
 from couples.models import Couple
 from exercises.content import load
 from exercises.models import Entry, Visibility
@@ -66,7 +67,47 @@ def answer(couple: Couple, user, day: date, text: str) -> bool:
             )
     except IntegrityError:
         return False
+    # The dashboard's cached region shows whether today's question is answered.
+    fragments.changed(couple.pk)
     return True
+
+
+@dataclass
+class Today:
+    """Today's question as the dashboard shows it to one partner."""
+
+    text: str
+    answered_today: bool
+    answered_ever: bool  # the first week's "start here" asks for one answer
+
+
+def today_for(couple: Couple, user) -> Today:
+    """Today's question and whether ``user`` has answered it, or any: one query,
+    the newest of their daily keys (keys sort by date)."""
+    day = couple_today(couple)
+    key = key_for(day, question_for(couple, day))
+    newest = (
+        Entry.objects.filter(
+            couple=couple,
+            session=None,
+            author=user,
+            prompt_key__gte=PREFIX,
+            prompt_key__lt=key_end(),
+        )
+        .order_by("-prompt_key")
+        .values_list("prompt_key", flat=True)
+        .first()
+    )
+    return Today(
+        text=texts()[key.rsplit(":", 1)[1]],
+        answered_today=newest == key,
+        answered_ever=newest is not None,
+    )
+
+
+def key_end() -> str:
+    """The first key after every daily one ("daily;" follows "daily:…")."""
+    return PREFIX[:-1] + chr(ord(PREFIX[-1]) + 1)
 
 
 def days(couple: Couple, user, newest: date, count: int) -> list[Day]:

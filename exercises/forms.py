@@ -30,9 +30,13 @@ class StartForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         if self.extra is not None and not self.extra.is_valid():
+            # The settings form's fields are also this form's, so their own
+            # problems are already here: carry over only what its clean() adds.
             for name, errors in self.extra.errors.items():
+                have = self.errors.get(name, [])
                 for error in errors:
-                    self.add_error(None if name == "__all__" else name, error)
+                    if error not in have:
+                        self.add_error(None if name == "__all__" else name, error)
         return data
 
     def settings(self) -> dict:

@@ -20,10 +20,17 @@ def duration(seconds):
     if seconds in (None, ""):
         return ""
     seconds = int(seconds)
+    # No-break spaces: a number never ends a line without its unit.
     if seconds < 60:
-        return f"{seconds} s"
+        return f"{seconds}\u00a0s"
     minutes = round(seconds / 60)
     if minutes < 60:
-        return f"{minutes} min"
+        return f"{minutes}\u00a0min"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours}\u00a0h {minutes}\u00a0min" if minutes else f"{hours}\u00a0h"
+
+
+@register.filter
+def lines(text):
+    """The non-empty lines of a text: guides keep one step or rule a line."""
+    return [line.strip() for line in str(text or "").splitlines() if line.strip()]

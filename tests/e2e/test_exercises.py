@@ -143,7 +143,8 @@ def test_eye_gazing_invites_the_partner_and_runs_one_timer_on_both_screens(
     alice, bob = pair
     assert_htmx_loaded(bob)
     # Bob's dashboard is open before anything starts; it must update by itself.
-    expect(bob.get_by_text("Nothing waiting.")).to_be_visible()
+    expect(bob.locator("#waiting-card")).to_be_attached()
+    expect(bob.get_by_role("link", name="Join Alice")).to_have_count(0)
     bob.evaluate("window.tendNoReload = true")
     bob.evaluate(WATCH_FOR_LINK, "Join Alice")
 
@@ -153,7 +154,8 @@ def test_eye_gazing_invites_the_partner_and_runs_one_timer_on_both_screens(
     clicked_at = time.time() * 1000  # the same system clock as the pages' Date.now()
     card.get_by_role("button", name="Start", exact=True).click()
 
-    waiting = bob.get_by_role("region", name="Exercises waiting for you")
+    # The invitation comes first on the dashboard, above today's rituals.
+    waiting = bob.get_by_role("region", name="Alice is waiting for you")
     expect(waiting.get_by_role("link", name="Join Alice")).to_be_visible(timeout=FOLLOW_MS)
     # The observer noted the moment the link arrived, free of expect()'s retry rhythm.
     appeared_after_ms = bob.evaluate("window.tendSeenAt") - clicked_at
@@ -163,6 +165,9 @@ def test_eye_gazing_invites_the_partner_and_runs_one_timer_on_both_screens(
         re.compile(r"Alice\s+started\s+eye gazing\s+and is waiting for you\.")
     )
     assert bob.evaluate("window.tendNoReload") is True  # swapped in place, not reloaded
+    waiting_box = waiting.bounding_box()
+    rituals_box = bob.get_by_role("region", name="Today's rituals").bounding_box()
+    assert waiting_box["y"] + waiting_box["height"] <= rituals_box["y"]
     screenshot(bob, shots / "01-bob-dashboard-waiting-card.png")
     session = Session.objects.get()
     assert (session.kind, session.mode, session.settings["seconds"]) == (

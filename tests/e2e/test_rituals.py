@@ -72,8 +72,11 @@ def test_one_partner_adds_a_ritual_and_the_other_keeps_it_together(
     assert_htmx_loaded(bob)
     row = todays_rituals(bob).locator("> li").filter(has=bob.get_by_role("link", name=TEMPLATE))
     expect(row).to_have_count(1)
-    expect(row.get_by_label("Together")).to_be_checked()
+    # The card is compact: the note and "Together" open on demand.
+    expect(row.get_by_label(f"A note for {TEMPLATE} (optional)")).to_be_hidden()
     screenshot(bob, shots / "03-bob-dashboard-before.png")
+    row.get_by_text("Note, or just me?").click()
+    expect(row.get_by_label("Together")).to_be_checked()
     row.get_by_label(f"A note for {TEMPLATE} (optional)").fill(NOTE)
     bob.evaluate("window.tendTestNoReload = true")
     with bob.expect_response(re.compile(r"/rituals/\d+/keep/$")) as kept:

@@ -112,6 +112,26 @@ def test_the_start_form_rejects_a_custom_length_over_ten_minutes(couple, alice_c
     assert not Session.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("posted", "message"),
+    [
+        ({"eye_gazing-mode": "two_devices"}, "This field is required."),
+        (
+            {
+                "eye_gazing-mode": "two_devices",
+                "eye_gazing-length": "0",
+                "eye_gazing-custom_minutes": "12",
+            },
+            "Ensure this value is less than or equal to 10.",
+        ),
+    ],
+)
+def test_each_problem_of_the_start_form_is_said_once(couple, alice_client, posted, message):
+    response = alice_client.post(reverse("exercise_start", args=["eye_gazing"]), posted)
+    assert response.status_code == 422
+    assert response.content.decode().count(message) == 1
+
+
 def test_starting_while_one_is_going_opens_the_one_going(couple, alice, bob_client):
     going = start(couple, alice, "eye_gazing")
     response = bob_client.post(

@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rituals import catalog
-from rituals.models import Completion, Ritual
+from rituals.emails import send_reminder
+from rituals.models import Completion, ReminderDelivery, Ritual
 from tests.factories import make_ritual
 
 VALID = {
@@ -298,3 +299,29 @@ def test_a_session_from_before_a_password_change_cannot_keep(couple, bob, bob_cl
     response = bob_client.post(reverse("ritual_keep", args=[ritual.pk]), data)
     assert response.status_code == 404
     assert not Completion.objects.exists()
+
+
+@pytest.mark.parametrize(("minutes", "said"), [(1, "about 1 minute."), (25, "about 25 minutes.")])
+def test_the_ritual_page_says_its_length_in_plain_words(couple, alice_client, minutes, said):
+    ritual = make_ritual(couple, duration_minutes=minutes)
+    page = alice_client.get(reverse("ritual_detail", args=[ritual.pk])).content.decode()
+    assert said in page
+
+
+def test_a_one_minute_ritual_is_one_minute_in_its_reminder(couple, alice, mailoutbox):
+    ritual = make_ritual(couple, duration_minutes=1)
+    delivery = ReminderDelivery.objects.create(
+        ritual=ritual, occurrence_at=ritual.next_occurrence_at, recipient=alice
+    )
+    send_reminder(delivery)
+    text = mailoutbox[0].body
+    html = mailoutbox[0].alternatives[0][0]
+    assert "for about 1 minute." in text and "1 minutes" not in text
+    assert "about 1 minute." in html and "1 minutes" not in html
+
+
+def test_a_ritual_not_kept_lately_shows_no_zero_streak(couple, alice_client):
+    ritual = make_ritual(couple)
+    page = alice_client.get(reverse("ritual_detail", args=[ritual.pk])).content.decode()
+    assert "0 times in a row" not in page
+    assert "A day you miss is just a day" in page
