@@ -9,7 +9,8 @@ runs first) refuse to go on while an exercise is incomplete:
 - each flow's content file exists and has the keys its steps read, and an
   example run of it (default settings) can be built;
 - every step kind a flow uses has its handlers and its template;
-- every kind sessions are stored under, or the content links to, has its flow.
+- every kind sessions are stored under, or the content links to, has its flow;
+- where the pages show a picture per exercise (static/img/ex/), each flow has one.
 
 The last one also looks at the database (``migrate`` and
 ``check --database default`` run it): a session of a kind whose flow was
@@ -22,6 +23,7 @@ import re
 import tomllib
 
 from django import forms
+from django.contrib.staticfiles import finders
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.db import DatabaseError, connections, transaction
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
@@ -45,6 +47,20 @@ STORED_KINDS = (
     "hug",
     "stress_talk",
 )
+
+
+# Where the pictures of exercises are, one per kind, if the pages show them.
+PICTURES = "img/ex"
+
+
+def pictures_in_use() -> bool:
+    """Whether the pages show a picture per exercise: static/img/ex/ exists.
+
+    Pages name a picture by the kind, and the manifest storage of production
+    refuses a name it doesn't know: a flow without one would stop every page
+    that lists the exercises.
+    """
+    return bool(finders.find(PICTURES))
 
 
 def journal_identifiers() -> set[str]:
@@ -210,6 +226,15 @@ def check_flow(flow_class: type[Flow]) -> list[CheckMessage]:
                 "own time use (in prompt keys, links or content files).",
                 "E003",
                 hint=f"Choose another kind. Taken: {', '.join(sorted(reserved))}.",
+            )
+        )
+    if pictures_in_use() and not finders.find(f"{PICTURES}/{kind}.svg"):
+        errors.append(
+            error(
+                f"The flow has no picture, static/{PICTURES}/{kind}.svg. The pages that list "
+                "exercises show one, and in production a missing one stops them.",
+                "E011",
+                hint="Add a square SVG (decorative: the pages give it no text).",
             )
         )
     content_errors = _content_errors(flow_class, error)

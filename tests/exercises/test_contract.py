@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.core.checks import run_checks
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from exercises import engine
-from exercises.checks import STORED_KINDS, check_exercises, check_stored_kinds
+from exercises.checks import PICTURES, STORED_KINDS, check_exercises, check_stored_kinds
 from exercises.engine import REGISTRY, STEP_KINDS, ActionError, Flow, Step, StepKind, register
 from exercises.models import Session
 
 
 @pytest.fixture
-def registry():
-    """Put flows and step kinds back exactly as they were (order included) after the test."""
+def static_dir(settings, tmp_path):
+    """Static files from a folder of the test's own (the finders are built anew around it)."""
+    finders.get_finder.cache_clear()
+    settings.STATICFILES_DIRS = [tmp_path]
+    yield tmp_path
+    finders.get_finder.cache_clear()
+
+
+@pytest.fixture
+def registry(static_dir):
+    """Put flows and step kinds back exactly as they were (order included) after the test.
+
+    Pictures are out of the way (an empty static folder) unless a test adds them.
+    """
     flows, registered, step_kinds = dict(REGISTRY), list(engine.REGISTERED), dict(STEP_KINDS)
     yield
     REGISTRY.clear()
@@ -248,6 +261,20 @@ def test_a_stored_kind_losing_its_flow(registry):
     )
     # The self-check's plan links to the hug too.
     assert any(id == "exercises.E009" and "links to the exercise 'hug'" in m for id, m in found)
+
+
+def test_a_picture_is_asked_for_only_where_the_pages_show_one_per_exercise(registry, static_dir):
+    register(Sound)
+    assert problems(Sound) == []  # no static/img/ex/: the pages show no pictures
+    pictures = static_dir / PICTURES
+    pictures.mkdir(parents=True)
+    for kind in REGISTRY:
+        if kind != Sound.kind:
+            (pictures / f"{kind}.svg").write_text("<svg/>")
+    [(id, message)] = problems()
+    assert id == "exercises.E011" and f"static/img/ex/{Sound.kind}.svg" in message
+    (pictures / f"{Sound.kind}.svg").write_text("<svg/>")
+    assert problems() == []
 
 
 def test_sessions_of_a_kind_no_flow_runs(couple):
