@@ -115,7 +115,7 @@ def seed(couples: int) -> tuple[list[Partner], float]:
 
     from accounts.models import User
     from couples.models import Couple, Membership
-    from exercises.models import Kind, Session
+    from exercises.models import Session
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -146,7 +146,7 @@ def seed(couples: int) -> tuple[list[Partner], float]:
         [
             Session(
                 couple=space,
-                kind=Kind.EYE_GAZING,
+                kind="eye_gazing",
                 started_by=users[2 * i],
                 settings={"seconds": 120, "gentle": False},
                 state={"first_seat": 1},

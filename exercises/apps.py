@@ -8,4 +8,5 @@ class ExercisesConfig(AppConfig):
     verbose_name = "Exercises"
 
     def ready(self) -> None:
-        from exercises import kinds, receivers  # noqa: F401 (registers flows and receivers)
+        # Registers the step kinds, the flows, the system checks and the receivers.
+        from exercises import checks, kinds, receivers, steps  # noqa: F401

@@ -21,4 +21,11 @@ def by_key(name: str, table: str) -> dict[str, dict]:
 
 
 def guide(kind: str) -> dict:
-    return load("guides").get(kind, {})
+    """The guide of a page done in your own time (guides.toml), or a live exercise's content.
+
+    Each live exercise keeps its guide in its own file, exercises/content/<kind>.toml.
+    """
+    guides = load("guides")
+    if kind in guides:
+        return guides[kind]
+    return load(kind) if (CONTENT_DIR / f"{kind}.toml").is_file() else {}

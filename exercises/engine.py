@@ -7,8 +7,9 @@ session's version, which is what polls compare.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django import forms
 from django.db import IntegrityError, transaction
@@ -16,13 +17,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.text import plain_text
+from exercises.content import load
 from exercises.models import Entry, Session, Visibility
 
 
 @dataclass(frozen=True)
 class Step:
     key: str
-    kind: str  # info | list | timer | turns | write | reveal
+    kind: str  # a registered step kind: info, list, timer, turns, write, reveal (steps.py)
     title: str
     guide: str = ""
     prompt: str = ""
@@ -63,14 +65,33 @@ class ActionError(Exception):
 
 
 class Flow:
-    """One exercise. Subclasses set the class attributes and list their steps."""
+    """One exercise. Subclasses set the class attributes and list their steps.
 
+    A flow is the whole contract of a live exercise: its module in
+    exercises/kinds/ registers it, its text lives in exercises/content/<kind>.toml,
+    and the system check (checks.py) builds an example run at start-up to prove
+    both fit together.
+    """
+
+    # Stable identifier, stored on sessions and in prompt keys: never rename one.
     kind: ClassVar[str]
     title: ClassVar[str]
     summary: ClassVar[str]
     minutes: ClassVar[str] = ""
     one_screen: ClassVar[bool] = True
     settings_form: ClassVar[type[forms.Form] | None] = None
+    # The content file, exercises/content/<content_name>.toml; the kind by default.
+    content_name: ClassVar[str] = ""
+    # What the steps read from the content, checked at start-up: "intro" for a
+    # top-level key, "question.text" for a key every [[question]] table must have.
+    content_keys: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def content_file(cls) -> str:
+        return cls.content_name or cls.kind
+
+    def content(self) -> dict:
+        return load(self.content_file())
 
     def setup(self, session: Session, settings: dict) -> None:
         """Fill ``session.settings`` and ``session.state`` before the first step."""
@@ -86,13 +107,58 @@ class Flow:
     def summary_of(self, session: Session) -> str:
         return ""
 
+    def example(self) -> Session:
+        """An unsaved session as if just started with default settings.
 
+        The system check builds the steps of it. Override this if ``setup``
+        reads the database: checks run before there may be one.
+        """
+        session = Session(kind=self.kind, state={"first_seat": 1})
+        self.setup(session, {})
+        return session
+
+
+# kind -> the flow that runs it. Filled by ``register`` as exercises/kinds/ is
+# imported; Session.kind's choices are read from it, so it's the one list of
+# live exercises.
 REGISTRY: dict[str, Flow] = {}
+# Every flow class registered, in order, including any whose kind another
+# flow had already claimed or that has no kind: the system check reports them.
+REGISTERED: list[type[Flow]] = []
+
+
+def flow_name(flow_class: type) -> str:
+    return f"{flow_class.__module__}.{flow_class.__qualname__}"
 
 
 def register(flow_class: type[Flow]) -> type[Flow]:
-    REGISTRY[flow_class.kind] = flow_class()
+    """Add a flow to the registry (a class decorator).
+
+    The first flow to claim a kind keeps it; a second one is only recorded,
+    for the system check to report. Registering a class of the same name
+    again (its module reloaded) replaces it.
+    """
+    REGISTERED[:] = [c for c in REGISTERED if flow_name(c) != flow_name(flow_class)]
+    REGISTERED.append(flow_class)
+    kind = getattr(flow_class, "kind", None)
+    if isinstance(kind, str):
+        holder = REGISTRY.get(kind)
+        if holder is None or flow_name(type(holder)) == flow_name(flow_class):
+            REGISTRY[kind] = flow_class()
     return flow_class
+
+
+def unregister(flow_class: type[Flow]) -> None:
+    """Take a flow out of the registry (tests, mostly); the kind's next claimant takes over."""
+    REGISTERED[:] = [c for c in REGISTERED if flow_name(c) != flow_name(flow_class)]
+    kind = getattr(flow_class, "kind", None)
+    holder = REGISTRY.get(kind) if isinstance(kind, str) else None
+    if holder is not None and flow_name(type(holder)) == flow_name(flow_class):
+        del REGISTRY[kind]
+        for other in REGISTERED:
+            if getattr(other, "kind", None) == kind:
+                REGISTRY[kind] = other()
+                break
 
 
 def flow_for(session: Session) -> Flow:
@@ -105,6 +171,48 @@ def prompt_key(session: Session, step: Step) -> str:
 
 def seat_user_ids(session: Session) -> dict[int, int]:
     return {m.seat: m.user_id for m in session.couple.memberships.active()}
+
+
+# --- kinds of step ----------------------------------------------------------
+
+# An action on a step: (session, step, acting seat, posted data). It changes
+# the session in memory (``act`` saves it) or raises ActionError.
+Handler = Callable[[Session, Step, int, Any], None]
+# Keeps words posted from a step the session has since left:
+# (session, step, writing seat, author's user id, words, posted data) -> kept?
+WordsKeeper = Callable[[Session, Step, int, int, str, Any], bool]
+
+
+@dataclass(frozen=True, eq=False)
+class StepKind:
+    """One kind of step: the template that draws it and the actions it takes.
+
+    ``words`` names the actions whose form carries what a partner wrote, and
+    the field it's in; ``keep_words`` saves such words when they arrive after
+    the session has left the step (see ``act``).
+    """
+
+    name: str
+    template: str
+    actions: Mapping[str, Handler]
+    words: Mapping[str, str] = field(default_factory=dict)
+    keep_words: WordsKeeper | None = None
+
+
+STEP_KINDS: dict[str, StepKind] = {}
+
+
+def register_step_kind(kind: StepKind) -> StepKind:
+    STEP_KINDS[kind.name] = kind
+    return kind
+
+
+def step_kind(step: Step) -> StepKind:
+    return STEP_KINDS[step.kind]
+
+
+def not_at_this_step() -> ActionError:
+    return ActionError("That can't be done at this step.", 409)
 
 
 # --- moving through the steps ---------------------------------------------
@@ -170,12 +278,7 @@ def save_entry(session: Session, step: Step, author_id: int, text: str, data=Non
     )
 
 
-def _mark_done(session: Session, seat: int) -> None:
-    if seat not in session.done_seats:
-        session.done_seats = sorted([*session.done_seats, seat])
-
-
-def _acting_seat(session: Session, seat: int, data) -> int:
+def acting_seat(session: Session, seat: int, data) -> int:
     """On one screen, either partner may act for the seat named in the form."""
     if session.one_screen:
         try:
@@ -187,13 +290,6 @@ def _acting_seat(session: Session, seat: int, data) -> int:
     return seat
 
 
-def _require_turn(session: Session, seat: int) -> None:
-    if not session.one_screen and session.turn_seat != seat:
-        raise ActionError("It's your partner's turn right now.", 403)
-
-
-# The field each action that carries words writes them in.
-WORDS_FIELD = {"submit": "text", "turn_done": "note"}
 ENDED_BUT_KEPT = (
     "Your partner ended the exercise just as you sent this. Your words are saved: "
     "you'll find them in the summary."
@@ -254,7 +350,7 @@ def _posted_step(data) -> int | None:
 
 def _overtaken(session: Session, posted: int | None, seat: int, action: str, data) -> Session:
     """An action from a step the session has left: keep its words, change nothing else."""
-    words = str(data.get(WORDS_FIELD.get(action, ""), "")).strip()
+    words = str(data.get(_words_field(action), "")).strip()
     if not words:
         if not session.is_active:
             raise ActionError("This exercise has already finished.", 409)
@@ -272,106 +368,45 @@ def _overtaken(session: Session, posted: int | None, seat: int, action: str, dat
     return session
 
 
+def _words_field(action: str) -> str:
+    """The field an action carries words in, whichever step it was posted from."""
+    for kind in STEP_KINDS.values():
+        if action in kind.words:
+            return kind.words[action]
+    return ""
+
+
 def _keep_words(session: Session, posted: int | None, seat: int, action, words, data) -> bool:
     """Save words on the step they were written for, if that step takes them from this seat."""
     steps = flow_for(session).steps(session)
     if posted is None or not 0 <= posted < len(steps):
         return False
     step = steps[posted]
+    kind = STEP_KINDS.get(step.kind)
+    if kind is None or kind.keep_words is None or action not in kind.words:
+        return False
     try:
-        writer = _acting_seat(session, seat, data)
+        writer = acting_seat(session, seat, data)
     except ActionError:
         return False
     author = seat_user_ids(session).get(writer)
     if author is None:
         return False
-    if action == "submit" and step.kind == "write" and writer in step.writers:
-        save_entry(session, step, author, words)
-        return True
-    if action == "turn_done" and step.kind == "turns" and step.note:
-        save_entry(session, step, author, words, visibility=_chosen_visibility(step, data))
-        return True
-    return False
+    return kind.keep_words(session, step, writer, author, words, data)
 
 
 def _apply(session: Session, step: Step, action: str, seat: int, data) -> None:
-    match (step.kind, action):
-        case (_, "skip") if step.optional:
-            advance(session)
-        case ("info" | "list" | "reveal", "next") if step.rater is None:
-            advance(session)
-        case ("timer", "ready"):
-            if session.one_screen:
-                session.done_seats = [1, 2]
-            else:
-                _mark_done(session, seat)
-            if len(session.done_seats) == 2 and session.timer_started_at is None:
-                start_timer(session)
-        case ("timer" | "turns", "pause"):
-            pause_timer(session)
-        case ("timer" | "turns", "resume"):
-            if session.timer_elapsed_ms or session.timer_running:
-                resume_timer(session)
-        case ("timer", "next"):
-            if session.timer_started_at is None and not session.timer_elapsed_ms:
-                raise ActionError("Start the timer first, or skip this step.", 409)
-            advance(session)
-        case ("turns", "start_timer") if step.is_timed:
-            _require_turn(session, seat)
-            start_timer(session)
-        case ("turns", "turn_done"):
-            _require_turn(session, seat)
-            speaker = session.turn_seat
-            text = str(data.get("note", ""))
-            if step.note and text.strip():
-                visibility = _chosen_visibility(step, data)
-                save_entry(
-                    session, step, seat_user_ids(session)[speaker], text, visibility=visibility
-                )
-            _mark_done(session, speaker)
-            if len(session.done_seats) == 2:
-                advance(session)
-            else:
-                session.turn_seat = 2 if speaker == 1 else 1
-                session.timer_started_at = None
-                session.timer_elapsed_ms = 0
-                session.timer_running = False
-        case ("write", "submit"):
-            writer = _acting_seat(session, seat, data)
-            if writer not in step.writers:
-                raise ActionError("This answer is your partner's to give.", 403)
-            text = str(data.get("text", ""))
-            if not text.strip():
-                raise ActionError("Write something first, even a few words.", 422)
-            save_entry(session, step, seat_user_ids(session)[writer], text)
-            _mark_done(session, writer)
-            if all(w in session.done_seats for w in step.writers):
-                advance(session)
-        case ("reveal", "rate") if step.rater is not None:
-            if _acting_seat(session, seat, data) != step.rater:
-                raise ActionError("Your partner says how close your guess was.", 403)
-            rating = str(data.get("rating", ""))
-            if rating not in RATINGS:
-                raise ActionError("Choose spot on, close or not quite.", 422)
-            save_entry(
-                session,
-                Step(key=f"{step.key}-rating", kind="rate", title=""),
-                seat_user_ids(session)[step.rater],
-                str(data.get("story", "")),
-                data={"rating": rating, **step.extra},
-                visibility=Visibility.SHARED,
-            )
-            advance(session)
-        case _:
-            raise ActionError("That can't be done at this step.", 409)
+    """Any optional step may be skipped; every other action is its step kind's."""
+    if action == "skip" and step.optional:
+        advance(session)
+        return
+    handler = step_kind(step).actions.get(action)
+    if handler is None:
+        raise not_at_this_step()
+    handler(session, step, seat, data)
 
 
 RATINGS = {"spot_on": "Spot on", "close": "Close", "not_quite": "Not quite"}
-
-
-def _chosen_visibility(step: Step, data) -> str:
-    chosen = str(data.get("visibility", step.visibility))
-    return chosen if chosen in (Visibility.SHARED, Visibility.PRIVATE) else step.visibility
 
 
 def start(couple, user, seat: int, kind: str, mode: str, settings: dict) -> Session:

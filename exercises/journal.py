@@ -25,7 +25,8 @@ from accounts.models import User
 from couples.access import couple_required
 from couples.models import Couple, Membership
 from exercises.content import guide, load
-from exercises.models import Entry, EntryQuerySet, Kind, Visibility
+from exercises.engine import REGISTRY
+from exercises.models import Entry, EntryQuerySet, Visibility
 from rituals import catalog
 
 # ---------- Shared helpers ----------
@@ -449,7 +450,8 @@ def exercise_link(kind: str) -> tuple[str, str]:
     if kind in EXERCISE_PAGES:
         name, title = EXERCISE_PAGES[kind]
         return reverse(name), title
-    title = Kind(kind).label if kind in Kind.values else kind.replace("_", " ").capitalize()
+    flow = REGISTRY.get(kind)
+    title = flow.title if flow else kind.replace("_", " ").capitalize()
     return f"{reverse('exercises')}#exercise-{kind}", title
 
 

@@ -8,8 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from couples.access import couple_required
-from exercises.kinds.weekly_checkin import side_by_side
-from exercises.models import Entry, Kind, Session
+from exercises.kinds.weekly_checkin import WeeklyCheckin, side_by_side
+from exercises.models import Entry, Session
 
 WEEKS_SHOWN = 12
 
@@ -20,7 +20,7 @@ def weekly_checkins(request: HttpRequest) -> HttpResponse:
     # Only what the reader may see: a sealed answer the partner never matched stays out.
     visible = Entry.objects.visible_to(request.user).select_related("author")
     sessions = (
-        Session.objects.filter(couple=request.couple, kind=Kind.WEEKLY_CHECKIN)
+        Session.objects.filter(couple=request.couple, kind=WeeklyCheckin.kind)
         .order_by("-created_at")
         .prefetch_related(Prefetch("entries", queryset=visible, to_attr="visible_entries"))
     )[:WEEKS_SHOWN]

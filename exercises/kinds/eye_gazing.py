@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
-from exercises.content import guide
 from exercises.engine import Flow, Step, register
-from exercises.models import Kind, Session, Visibility
+from exercises.models import Session, Visibility
 
 LENGTHS = [(120, "2 minutes"), (180, "3 minutes"), (300, "5 minutes"), (0, "Another length")]
 
@@ -40,11 +39,12 @@ class EyeGazingForm(forms.Form):
 
 @register
 class EyeGazing(Flow):
-    kind = Kind.EYE_GAZING
+    kind = "eye_gazing"
     title = "Eye gazing"
     summary = "Sit facing each other and hold a soft, quiet gaze while a shared timer runs."
     minutes = "2–10 min"
     settings_form = EyeGazingForm
+    content_keys = ("intro", "how", "gentle", "reflection")
 
     def setup(self, session: Session, settings: dict) -> None:
         session.settings = {
@@ -53,13 +53,13 @@ class EyeGazing(Flow):
         }
 
     def steps(self, session: Session) -> list[Step]:
-        text = guide("eye_gazing")
+        text = self.content()
         seconds = session.settings.get("seconds", 120)
         gentle = session.settings.get("gentle")
-        how = text.get("gentle", "") if gentle else "\n".join(text.get("how", []))
-        reflection = text.get("reflection", ["What did you notice?"])
+        how = text["gentle"] if gentle else "\n".join(text["how"])
+        reflection = text["reflection"]
         return [
-            Step("settle", "info", "Get comfortable", guide=text.get("intro", ""), prompt=how),
+            Step("settle", "info", "Get comfortable", guide=text["intro"], prompt=how),
             Step(
                 "gaze",
                 "timer",

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
-from exercises.content import guide
 from exercises.engine import Flow, Step, register
-from exercises.models import Kind, Session
+from exercises.models import Session
 
 SHORT, LONG = 20, 300
 LENGTHS = [(SHORT, "Twenty seconds"), (LONG, "A long hug: five minutes")]
@@ -16,26 +15,27 @@ class HugForm(forms.Form):
 
 @register
 class Hug(Flow):
-    kind = Kind.HUG
+    kind = "hug"
     title = "Twenty-second hug"
     summary = "Hold each other while a quiet timer counts: twenty seconds, or a long five minutes."
     minutes = "1–5 min"
     settings_form = HugForm
+    content_keys = ("intro", "how")
 
     def setup(self, session: Session, settings: dict) -> None:
         seconds = int(settings.get("seconds") or SHORT)
         session.settings = {"seconds": seconds if seconds in dict(LENGTHS) else SHORT}
 
     def steps(self, session: Session) -> list[Step]:
-        text = guide("hug")
+        text = self.content()
         seconds = session.settings.get("seconds", SHORT)
         return [
             Step(
                 "intro",
                 "info",
                 "Before you hug",
-                guide=text.get("intro", ""),
-                prompt="\n".join(text.get("how", [])),
+                guide=text["intro"],
+                prompt="\n".join(text["how"]),
             ),
             Step(
                 "hug",

@@ -4,7 +4,7 @@ from django import forms
 
 from exercises.content import load
 from exercises.engine import Flow, Step, register
-from exercises.models import Kind, Session
+from exercises.models import Session
 
 EYE_CONTACT_SECONDS = 240
 
@@ -40,20 +40,21 @@ class QuestionLadder(Flow):
     partner who began. The session stays open between evenings until it ends.
     """
 
-    kind = Kind.LADDER
+    kind = "ladder"
     title = "Question ladder"
     summary = "Thirty-six questions in three sets, each a little more personal. Take it slowly."
     minutes = "45–60 min, over one or more evenings"
     settings_form = LadderForm
+    content_keys = ("intro", "sets", "question.key", "question.set", "question.text")
 
     def setup(self, session: Session, settings: dict) -> None:
         session.settings = {"eye_contact": bool(settings.get("eye_contact", True))}
 
     def steps(self, session: Session) -> list[Step]:
-        content = load("ladder")
+        content = self.content()
         set_names = {int(number): name for number, name in content["sets"].items()}
         reader = session.state.get("first_seat", 1)
-        steps = [Step("intro", "info", "How it works", guide=content.get("intro", "").strip())]
+        steps = [Step("intro", "info", "How it works", guide=content["intro"].strip())]
         for number, questions in questions_by_set().items():
             name, count = set_names[number], len(questions)
             if number > 1:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import random
 
-from exercises.content import by_key, guide, load
+from exercises.content import by_key, load
 from exercises.engine import RATINGS, Flow, Step, advance, register
-from exercises.models import Entry, Kind, Session, Visibility
+from exercises.models import Entry, Session, Visibility
 
 # How much each verdict adds to "how well we know each other" in a category.
 WEIGHTS = {"spot_on": 1.0, "close": 0.5, "not_quite": 0.0}
@@ -34,11 +34,12 @@ class LoveMaps(Flow):
     """Rounds of: one answers about themselves (sealed), the other guesses,
     both see both, and the one the question is about says how close it was."""
 
-    kind = Kind.LOVE_MAPS
+    kind = "love_maps"
     title = "Love maps"
     summary = "How well do you know each other's inner world? Answer, guess, and talk."
     minutes = "10–30 min"
     one_screen = False  # the answer stays sealed until the guess is in
+    content_keys = ("intro", "categories", "question.key", "question.category", "question.text")
 
     def setup(self, session: Session, settings: dict) -> None:
         session.settings = {}
@@ -46,9 +47,14 @@ class LoveMaps(Flow):
             {"question": pick_question(session, set()), "subject": session.state["first_seat"]}
         ]
 
+    def example(self) -> Session:
+        # setup() picks a question the couple hasn't explored: that reads the database.
+        session = Session(kind=self.kind, settings={}, state={"first_seat": 1})
+        session.state["rounds"] = [{"question": next(iter(questions())), "subject": 1}]
+        return session
+
     def steps(self, session: Session) -> list[Step]:
-        text = guide("love_maps")
-        steps = [Step("intro", "info", "How it works", guide=text.get("intro", ""))]
+        steps = [Step("intro", "info", "How it works", guide=self.content()["intro"])]
         for number, current in enumerate(session.state["rounds"], start=1):
             question = questions()[current["question"]]
             subject = current["subject"]

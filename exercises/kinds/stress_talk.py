@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
-from exercises.content import guide
 from exercises.engine import Flow, Step, register
-from exercises.models import Kind, Session, Visibility
+from exercises.models import Session, Visibility
 
 LENGTHS = [(10, "10 minutes each"), (15, "15 minutes each")]
 
@@ -20,29 +19,30 @@ class StressTalk(Flow):
     """Each partner talks about stress from outside the relationship while the other
     listens by the listener's rules; a timer per speaker that either can pause."""
 
-    kind = Kind.STRESS_TALK
+    kind = "stress_talk"
     title = "Stress-reducing conversation"
     summary = (
         "Take turns unloading the day's outside stress while the other listens and sides with you."
     )
     minutes = "20–30 min"
     settings_form = StressTalkForm
+    content_keys = ("intro", "listener_rules", "speaker")
 
     def setup(self, session: Session, settings: dict) -> None:
         minutes = int(settings.get("minutes") or 10)
         session.settings = {"minutes": minutes if minutes in dict(LENGTHS) else 10}
 
     def steps(self, session: Session) -> list[Step]:
-        text = guide("stress_talk")
-        rules = text.get("listener_rules", [])
-        speaker = text.get("speaker", "")
+        text = self.content()
+        rules = text["listener_rules"]
+        speaker = text["speaker"]
         minutes = session.settings.get("minutes", 10)
         return [
             Step(
                 "intro",
                 "list",
                 "How it works",
-                guide=text.get("intro", ""),
+                guide=text["intro"],
                 prompt="When it's your turn to listen:",
                 extra={"points": rules, "after": f"When it's your turn to talk: {speaker}"},
             ),

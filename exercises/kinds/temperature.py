@@ -1,28 +1,28 @@
 from __future__ import annotations
 
-from exercises.content import load
 from exercises.engine import Flow, Step, register
-from exercises.models import Kind, Session, Visibility
+from exercises.models import Session, Visibility
 
 
 @register
 class TemperatureReading(Flow):
     """Five parts in order, each partner taking a turn at each; the middle three may be skipped."""
 
-    kind = Kind.TEMPERATURE
+    kind = "temperature"
     title = "Daily temperature reading"
     summary = "Five short parts, from thanks to hopes, each of you taking a turn."
     minutes = "15–20 min"
+    content_keys = ("intro", "listener", "part.key", "part.title", "part.guide", "part.starter")
 
     def steps(self, session: Session) -> list[Step]:
-        content = load("temperature")
+        content = self.content()
         steps = [
             Step(
                 "intro",
                 "info",
                 "How it works",
-                guide=content.get("intro", ""),
-                prompt=content.get("listener", ""),
+                guide=content["intro"],
+                prompt=content["listener"],
             )
         ]
         for part in content["part"]:
@@ -33,7 +33,7 @@ class TemperatureReading(Flow):
                     part["title"],
                     guide=part["guide"],
                     prompt=part["starter"],
-                    listener=content.get("listener", ""),
+                    listener=content["listener"],
                     note=True,
                     visibility=Visibility.SHARED,
                     optional=bool(part.get("skippable")),

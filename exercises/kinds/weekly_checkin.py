@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from exercises.content import load
 from exercises.engine import Flow, Step, register
-from exercises.models import Entry, Kind, Session, Visibility
+from exercises.models import Entry, Session, Visibility
 
 
 def prompts() -> list[dict]:
@@ -16,7 +16,7 @@ def sections() -> list[dict]:
     return [
         {
             "key": prompt["key"],
-            "prompt_key": f"{Kind.WEEKLY_CHECKIN}:{prompt['key']}",
+            "prompt_key": f"{WeeklyCheckin.kind}:{prompt['key']}",
             "title": prompt["title"],
             "prompt": prompt["prompt"],
         }
@@ -56,16 +56,17 @@ def side_by_side(entries: list[Entry], user_id: int) -> list[Row]:
 class WeeklyCheckin(Flow):
     """Three prompts each of you answers on your own, sealed, then all side by side."""
 
-    kind = Kind.WEEKLY_CHECKIN
+    kind = "weekly_checkin"
     title = "Weekly check-in"
     summary = "What went well, what could be better, and what you each need next week."
     minutes = "30 min"
     # Sealed answers only mean something when each writes on their own device.
     one_screen = False
+    content_keys = ("intro", "prompt.key", "prompt.title", "prompt.prompt")
 
     def steps(self, session: Session) -> list[Step]:
-        content = load("weekly_checkin")
-        steps = [Step("intro", "info", "Before you start", guide=content.get("intro", "").strip())]
+        content = self.content()
+        steps = [Step("intro", "info", "Before you start", guide=content["intro"].strip())]
         steps += [
             Step(
                 prompt["key"],

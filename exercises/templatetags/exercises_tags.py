@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import template
 
+from exercises.engine import STEP_KINDS
+
 register = template.Library()
 
 
@@ -12,6 +14,12 @@ def get_item(mapping, key):
         return mapping.get(key, "")
     except AttributeError:
         return ""
+
+
+@register.filter
+def step_template(step) -> str:
+    """``{% include step|step_template %}``: the template its step kind declares."""
+    return STEP_KINDS[step.kind].template
 
 
 @register.filter

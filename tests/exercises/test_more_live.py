@@ -16,7 +16,7 @@ from exercises.content import load
 from exercises.engine import ActionError
 from exercises.forms import StartForm
 from exercises.kinds.weekly_checkin import sections
-from exercises.models import Entry, Kind, Session, Visibility
+from exercises.models import Entry, Session, Visibility
 from tests.factories import UserFactory
 
 TWO_DEVICES = Session.Mode.TWO_DEVICES
@@ -65,7 +65,7 @@ def take_turns(session: Session) -> Session:
 
 
 def test_the_ladder_asks_all_36_questions_in_order_with_the_reader_alternating(couple, bob):
-    session = begin(couple, bob, Kind.LADDER)
+    session = begin(couple, bob, "ladder")
     assert session.status == Session.Status.ACTIVE
     session = act(session, ALICE, "next")  # the intro
 
@@ -90,7 +90,7 @@ def test_the_ladder_asks_all_36_questions_in_order_with_the_reader_alternating(c
 
 
 def test_each_ladder_question_shows_its_set_and_number(couple, alice):
-    session = begin(couple, alice, Kind.LADDER)
+    session = begin(couple, alice, "ladder")
     titles = [s.title for s in engine.flow_for(session).steps(session) if s.kind == "turns"]
     assert titles[0] == "Set 1, Warming up: question 1 of 12"
     assert titles[12] == "Set 2, Opening up: question 1 of 12"
@@ -98,7 +98,7 @@ def test_each_ladder_question_shows_its_set_and_number(couple, alice):
 
 
 def test_the_ladder_ends_with_four_minutes_of_eye_contact_when_chosen(couple, alice):
-    session = begin(couple, alice, Kind.LADDER, eye_contact=True)
+    session = begin(couple, alice, "ladder", eye_contact=True)
     steps = engine.flow_for(session).steps(session)
     session.step = len(steps) - 1
     session.save()
@@ -114,7 +114,7 @@ def test_the_ladder_ends_with_four_minutes_of_eye_contact_when_chosen(couple, al
 
 
 def test_the_ladder_finishes_after_the_last_question_without_eye_contact(couple, alice):
-    session = begin(couple, alice, Kind.LADDER, eye_contact=False)
+    session = begin(couple, alice, "ladder", eye_contact=False)
     steps = engine.flow_for(session).steps(session)
     assert steps[-1].key == "s3-12"
     assert all(s.kind != "timer" for s in steps)
@@ -125,7 +125,7 @@ def test_the_ladder_finishes_after_the_last_question_without_eye_contact(couple,
 
 
 def test_the_final_eye_contact_can_be_skipped_on_the_night(couple, alice):
-    session = begin(couple, alice, Kind.LADDER)
+    session = begin(couple, alice, "ladder")
     session.step = len(engine.flow_for(session).steps(session)) - 1
     session.save()
     session = act(session, BOB, "skip")
@@ -133,7 +133,7 @@ def test_the_final_eye_contact_can_be_skipped_on_the_night(couple, alice):
 
 
 def test_ladder_questions_cannot_be_skipped(couple, alice):
-    session = act(begin(couple, alice, Kind.LADDER), ALICE, "next")
+    session = act(begin(couple, alice, "ladder"), ALICE, "next")
     error = refused(session, ALICE, "skip")
     assert error.status == 409
     session.refresh_from_db()
@@ -141,7 +141,7 @@ def test_ladder_questions_cannot_be_skipped(couple, alice):
 
 
 def test_answering_out_of_turn_is_refused_on_two_devices(couple, alice):
-    session = act(begin(couple, alice, Kind.LADDER), ALICE, "next")
+    session = act(begin(couple, alice, "ladder"), ALICE, "next")
     assert session.turn_seat == ALICE
     version = session.version
     error = refused(session, BOB, "turn_done")
@@ -152,7 +152,7 @@ def test_answering_out_of_turn_is_refused_on_two_devices(couple, alice):
 
 
 def test_on_one_screen_either_partner_moves_the_turn_on(couple, alice):
-    session = act(begin(couple, alice, Kind.LADDER, mode=ONE_SCREEN), ALICE, "next")
+    session = act(begin(couple, alice, "ladder", mode=ONE_SCREEN), ALICE, "next")
     session = act(session, BOB, "turn_done")  # Bob taps for Alice, the reader
     assert session.done_seats == [ALICE]
     assert session.turn_seat == BOB
@@ -170,7 +170,7 @@ def test_the_ladder_settings_form_defaults_to_eye_contact(couple, alice_client):
 
 def test_starting_the_ladder_without_eye_contact_is_remembered(couple, alice_client):
     response = alice_client.post(
-        reverse("exercise_start", args=[Kind.LADDER]), {"ladder-mode": TWO_DEVICES}
+        reverse("exercise_start", args=["ladder"]), {"ladder-mode": TWO_DEVICES}
     )
     session = Session.objects.get(couple=couple)
     assert response.status_code == 302
@@ -183,7 +183,7 @@ def test_the_ladder_can_be_resumed_by_either_partner_on_another_evening(
 ):
     monday = timezone.now()
     with time_machine.travel(monday, tick=False):
-        session = act(begin(couple, alice, Kind.LADDER), ALICE, "next")
+        session = act(begin(couple, alice, "ladder"), ALICE, "next")
         for _ in range(3):
             session = take_turns(session)
         assert step_of(session).key == "s1-04"
@@ -196,7 +196,7 @@ def test_the_ladder_can_be_resumed_by_either_partner_on_another_evening(
         assert question in page.content.decode()
         assert "Your turn." in page.content.decode()
         # Starting again joins the same session rather than beginning anew.
-        assert begin(couple, alice, Kind.LADDER).pk == session.pk
+        assert begin(couple, alice, "ladder").pk == session.pk
         bob_client.post(session_url(session, "exercise_act"), {"action": "turn_done"})
         session.refresh_from_db()
         assert session.is_active
@@ -210,7 +210,7 @@ WEEKLY_KEYS = ["went-well", "do-better", "need-next-week"]
 
 
 def test_the_weekly_check_in_is_three_sealed_prompts_then_all_side_by_side(couple, alice):
-    session = begin(couple, alice, Kind.WEEKLY_CHECKIN)
+    session = begin(couple, alice, "weekly_checkin")
     session = act(session, ALICE, "next")
     for key in WEEKLY_KEYS:
         step = step_of(session)
@@ -234,19 +234,19 @@ def test_the_weekly_check_in_is_three_sealed_prompts_then_all_side_by_side(coupl
 
 
 def test_the_weekly_check_in_needs_two_devices(couple):
-    flow = engine.REGISTRY[Kind.WEEKLY_CHECKIN]
+    flow = engine.REGISTRY["weekly_checkin"]
     assert [value for value, _ in StartForm(flow=flow).fields["mode"].choices] == [TWO_DEVICES]
 
 
 def test_a_partner_cannot_answer_for_the_other_on_two_devices(couple, alice, bob):
-    session = act(begin(couple, alice, Kind.WEEKLY_CHECKIN), ALICE, "next")
+    session = act(begin(couple, alice, "weekly_checkin"), ALICE, "next")
     session = act(session, BOB, "submit", text="Mine", as_seat=ALICE)
     assert session.done_seats == [BOB]
     assert Entry.objects.get(session=session).author == bob
 
 
 def test_it_hides_a_sealed_weekly_answer_until_both_answered(couple, alice, bob_client):
-    session = act(begin(couple, alice, Kind.WEEKLY_CHECKIN), ALICE, "next")
+    session = act(begin(couple, alice, "weekly_checkin"), ALICE, "next")
     old_version = session.version
     secret = "The Sunday walk by the river"
     session = act(session, ALICE, "submit", text=secret)
@@ -273,7 +273,7 @@ def test_it_hides_a_sealed_weekly_answer_until_both_answered(couple, alice, bob_
 
 
 def test_the_poll_answers_nothing_new_while_the_version_is_unchanged(couple, alice, bob_client):
-    session = begin(couple, alice, Kind.WEEKLY_CHECKIN)
+    session = begin(couple, alice, "weekly_checkin")
     poll = bob_client.get(session_url(session, "exercise_poll"), {"v": session.version})
     assert poll.status_code == 204
 
@@ -282,7 +282,7 @@ def make_week(couple, alice, bob, when, answers: dict[str, tuple[str | None, str
     """A finished check-in from ``when``; ``answers`` maps a prompt to (Alice's, Bob's)."""
     session = Session.objects.create(
         couple=couple,
-        kind=Kind.WEEKLY_CHECKIN,
+        kind="weekly_checkin",
         status=Session.Status.FINISHED,
         started_by=alice,
         created_at=when,
@@ -388,7 +388,7 @@ def test_the_weekly_page_needs_a_login_and_a_space(client, db):
 
 
 def test_the_hug_is_an_intro_then_a_twenty_second_timer(couple, alice):
-    session = begin(couple, alice, Kind.HUG)
+    session = begin(couple, alice, "hug")
     assert engine.flow_for(session).settings_form is not None
     session = act(session, BOB, "next")
     step = step_of(session)
@@ -402,7 +402,7 @@ def test_the_hug_is_an_intro_then_a_twenty_second_timer(couple, alice):
 
 
 def test_a_long_hug_lasts_five_minutes_and_one_tap_starts_it_on_one_screen(couple, alice):
-    session = begin(couple, alice, Kind.HUG, mode=ONE_SCREEN, seconds=300)
+    session = begin(couple, alice, "hug", mode=ONE_SCREEN, seconds=300)
     session = act(session, ALICE, "next")
     assert step_of(session).seconds == 300
     session = act(session, ALICE, "ready")
@@ -410,7 +410,7 @@ def test_a_long_hug_lasts_five_minutes_and_one_tap_starts_it_on_one_screen(coupl
 
 
 def test_a_hug_length_that_isnt_offered_falls_back_to_twenty_seconds(couple, alice):
-    session = begin(couple, alice, Kind.HUG, seconds=3)
+    session = begin(couple, alice, "hug", seconds=3)
     assert session.settings == {"seconds": 20}
 
 
@@ -418,9 +418,9 @@ def test_a_hug_length_that_isnt_offered_falls_back_to_twenty_seconds(couple, ali
 
 
 def test_the_stress_talk_gives_each_a_timed_turn_with_an_optional_note(couple, alice, bob):
-    session = begin(couple, alice, Kind.STRESS_TALK, minutes=15)
+    session = begin(couple, alice, "stress_talk", minutes=15)
     intro = step_of(session)
-    assert intro.extra["points"] == load("guides")["stress_talk"]["listener_rules"]
+    assert intro.extra["points"] == load("stress_talk")["listener_rules"]
     session = act(session, BOB, "next")
 
     talk = step_of(session)
@@ -442,14 +442,14 @@ def test_the_stress_talk_gives_each_a_timed_turn_with_an_optional_note(couple, a
 
 
 def test_a_stress_talk_note_without_a_choice_stays_private(couple, alice):
-    session = act(begin(couple, alice, Kind.STRESS_TALK), ALICE, "next")
+    session = act(begin(couple, alice, "stress_talk"), ALICE, "next")
     assert step_of(session).seconds == 600
     session = act(session, ALICE, "turn_done", note="Just for me")
     assert Entry.objects.get(session=session).visibility == Visibility.PRIVATE
 
 
 def test_the_listener_cannot_run_the_speakers_turn_on_two_devices(couple, alice):
-    session = act(begin(couple, alice, Kind.STRESS_TALK), ALICE, "next")
+    session = act(begin(couple, alice, "stress_talk"), ALICE, "next")
     assert refused(session, BOB, "start_timer").status == 403
     assert refused(session, BOB, "turn_done", note="Not mine").status == 403
     assert not Entry.objects.filter(session=session).exists()
@@ -458,7 +458,7 @@ def test_the_listener_cannot_run_the_speakers_turn_on_two_devices(couple, alice)
 def test_the_stress_talk_timer_pauses_and_resumes(couple, alice):
     start = timezone.now()
     with time_machine.travel(start, tick=False) as clock:
-        session = act(begin(couple, alice, Kind.STRESS_TALK), ALICE, "next")
+        session = act(begin(couple, alice, "stress_talk"), ALICE, "next")
         session = act(session, ALICE, "start_timer")
         clock.shift(30)
         session = act(session, BOB, "pause")  # either may pause, e.g. for a phone call
@@ -477,8 +477,8 @@ def test_the_stress_talk_timer_pauses_and_resumes(couple, alice):
 def test_the_speaker_and_the_listener_see_their_own_guidance(
     couple, alice, alice_client, bob_client
 ):
-    text = load("guides")["stress_talk"]
-    session = act(begin(couple, alice, Kind.STRESS_TALK), ALICE, "next")
+    text = load("stress_talk")
+    session = act(begin(couple, alice, "stress_talk"), ALICE, "next")
     speaker_page = alice_client.get(session_url(session)).content.decode()
     listener_page = bob_client.get(session_url(session)).content.decode()
     speaker_line, a_rule = escape(text["speaker"]), escape(text["listener_rules"][1])
@@ -490,16 +490,16 @@ def test_the_speaker_and_the_listener_see_their_own_guidance(
 
 
 def test_the_stress_talk_rules_are_a_list(couple, alice, alice_client):
-    session = begin(couple, alice, Kind.STRESS_TALK)
+    session = begin(couple, alice, "stress_talk")
     html = alice_client.get(session_url(session)).content.decode()
-    rules = load("guides")["stress_talk"]["listener_rules"]
+    rules = load("stress_talk")["listener_rules"]
     assert html.count("<li>") >= len(rules)
 
 
 # --- every one of them ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", [Kind.LADDER, Kind.WEEKLY_CHECKIN, Kind.HUG, Kind.STRESS_TALK])
+@pytest.mark.parametrize("kind", ["ladder", "weekly_checkin", "hug", "stress_talk"])
 def test_both_partners_reloading_see_the_same_step(couple, alice, alice_client, bob_client, kind):
     session = act(begin(couple, alice, kind), ALICE, "next")
     title = step_of(session).title
@@ -512,7 +512,7 @@ def test_both_partners_reloading_see_the_same_step(couple, alice, alice_client, 
         )
 
 
-@pytest.mark.parametrize("kind", [Kind.LADDER, Kind.WEEKLY_CHECKIN, Kind.HUG, Kind.STRESS_TALK])
+@pytest.mark.parametrize("kind", ["ladder", "weekly_checkin", "hug", "stress_talk"])
 def test_a_finished_session_refuses_more_actions(couple, alice, alice_client, kind):
     session = begin(couple, alice, kind)
     session = act(session, ALICE, "end")
@@ -522,7 +522,7 @@ def test_a_finished_session_refuses_more_actions(couple, alice, alice_client, ki
     assert refused(session, BOB, "next").status == 409
 
 
-@pytest.mark.parametrize("kind", [Kind.LADDER, Kind.WEEKLY_CHECKIN, Kind.HUG, Kind.STRESS_TALK])
+@pytest.mark.parametrize("kind", ["ladder", "weekly_checkin", "hug", "stress_talk"])
 def test_another_couples_session_is_not_found(couple, alice, charlie_client, kind):
     session = begin(couple, alice, kind)
     assert charlie_client.get(session_url(session)).status_code == 404
@@ -534,7 +534,7 @@ def test_another_couples_session_is_not_found(couple, alice, charlie_client, kin
     assert session.version == 1
 
 
-@pytest.mark.parametrize("kind", [Kind.LADDER, Kind.WEEKLY_CHECKIN, Kind.HUG, Kind.STRESS_TALK])
+@pytest.mark.parametrize("kind", ["ladder", "weekly_checkin", "hug", "stress_talk"])
 def test_each_flow_says_what_it_is(kind):
     flow = engine.REGISTRY[kind]
     assert flow.title and flow.summary and flow.minutes

@@ -13,7 +13,7 @@ from couples import emails as couple_emails
 from couples import services
 from exercises import daily, engine
 from exercises.journal import appreciation_key, local_today
-from exercises.models import Entry, Kind, Session, Visibility
+from exercises.models import Entry, Session, Visibility
 from rituals import emails as ritual_emails
 from rituals import links
 from rituals.models import Completion, ReminderDelivery
@@ -66,7 +66,7 @@ def marked_space(alice, bob):
         )
     Session.objects.filter(pk=session.pk).update(step=3)
     finished = Session.objects.create(
-        couple=couple, kind=Kind.WEEKLY_CHECKIN, status=Session.Status.FINISHED, started_by=alice
+        couple=couple, kind="weekly_checkin", status=Session.Status.FINISHED, started_by=alice
     )
     today = daily.couple_today(couple)
     for author in (alice, bob):
