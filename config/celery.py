@@ -13,11 +13,8 @@ app.autodiscover_tasks()
 
 
 @celeryd_init.connect
-def _worker_broker_timeouts(conf=None, **kwargs) -> None:
-    """Workers wait longer on Redis than the web does (settings explain why)."""
+def _worker_settings(conf=None, **kwargs) -> None:
+    """Workers wait longer on Redis than the web does (config/settings.py says why)."""
     from django.conf import settings
 
-    conf.broker_transport_options = {
-        **conf.broker_transport_options,
-        **settings.TEND_WORKER_BROKER_TRANSPORT_OPTIONS,
-    }
+    conf.update(settings.TEND_CELERY_WORKER_SETTINGS)

@@ -282,22 +282,26 @@ if not CELERY_BROKER_URL:
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 # Redis as the broker: the web only publishes (an invitation email, after
 # commit), and a frozen Redis must cost that request no more than the cache
-# does: short timeouts, one retry. Workers, which nobody waits on, get longer
-# ones at start-up (config/celery.py): a slow moment of Redis must not drop
-# their connection and have their unacknowledged tasks redelivered.
-TEND_WORKER_BROKER_TRANSPORT_OPTIONS = {}
+# does: short timeouts and no retry (a reminder whose trigger is lost is
+# queued again by the next tick; see docs/faults.md for invitations).
+# Workers, which nobody waits on, get these settings instead at start-up
+# (config/celery.py): longer timeouts, so a slow moment of Redis doesn't drop
+# their connection and have their unacknowledged tasks redelivered, and
+# Celery's publish retries, which save a trigger a two-minute wait.
+CELERY_TASK_PUBLISH_RETRY = False
+TEND_CELERY_WORKER_SETTINGS = {}
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": REDIS_TIMEOUT,
         "socket_timeout": REDIS_TIMEOUT,
+        "max_retries": 0,  # kombu would otherwise retry connecting for 4 s
     }
-    TEND_WORKER_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 5, "socket_timeout": 5}
-CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 1,
-    "interval_start": 0,
-    "interval_step": 0.1,
-    "interval_max": 0.1,
-}
+    CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
+    TEND_CELERY_WORKER_SETTINGS = {
+        "broker_transport_options": {"socket_connect_timeout": 5, "socket_timeout": 5},
+        "broker_connection_timeout": 4,
+        "task_publish_retry": True,
+    }
 if CELERY_BROKER_URL == "filesystem://":
     _queue_dir = BASE_DIR / "var" / "celery-queue"
     _queue_dir.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,9 @@ itself once Redis does, with no restart.
 from __future__ import annotations
 
 import datetime
+import json
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +33,7 @@ from config.cache import forget_outages, reachable, redis_caches
 from exercises import engine
 from tests.conftest import logged_in
 from tests.factories import PASSWORD, UserFactory, make_couple, make_ritual
-from tests.faults.conftest import PrivateRedis, database_url, wait_until
+from tests.faults.conftest import ROOT, PrivateRedis, database_url, wait_until
 from tests.faults.web import Browser, Reply, WebServer, sign_in, web_environment
 from tests.mailsink import free_port
 from tests.security.test_ratelimits import TOO_MANY_LOGINS
@@ -424,3 +427,47 @@ def database_out():
     finally:
         connection.close()
         connection.settings_dict.update(saved)
+
+
+# --- the web's one publish to the broker ----------------------------------------------------
+
+PUBLISH = """
+import json, time
+from config.celery import app
+started = time.monotonic()
+try:
+    app.send_task("couples.tasks.send_invitation_email", args=[0, "token", "CODE"])
+    outcome = "queued"
+except Exception as error:
+    outcome = type(error).__name__
+print("PUBLISH " + json.dumps({"outcome": outcome, "seconds": time.monotonic() - started}))
+"""
+
+
+def publish_from_a_web_process(redis: PrivateRedis) -> dict:
+    """What ``delay()`` does in a web process with the real settings: queued, or which error,
+    and how long it took."""
+    env = web_environment(redis_url=redis.url, database=database_url())
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", PUBLISH],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    line = next((x for x in result.stdout.splitlines() if x.startswith("PUBLISH ")), None)
+    assert line, result.stdout + result.stderr
+    return json.loads(line.removeprefix("PUBLISH "))
+
+
+@pytest.mark.parametrize("fault", ["stopped", "frozen"])
+def test_a_publish_from_the_web_gives_up_within_a_second(fault, private_redis):
+    assert publish_from_a_web_process(private_redis)["outcome"] == "queued"
+    assert private_redis.queued("celery") == 1
+    private_redis.stop() if fault == "stopped" else private_redis.pause()
+    published = publish_from_a_web_process(private_redis)
+    print(f"publish with Redis {fault}: {published}")
+    assert published["outcome"] == "OperationalError"
+    assert published["seconds"] < FROZEN_REQUEST_BUDGET, published
