@@ -336,7 +336,7 @@ def test_a_change_made_while_redis_is_out_shows_once_it_is_back(
 
 
 def test_a_region_read_during_the_write_is_not_served_when_the_after_commit_bump_is_skipped(
-    caches_on, walk, alice, bob, alice_client
+    caches_on, walk, bob, alice_client
 ):
     """The after-commit bump exists for a reader that takes the new version while the write
     is in flight and files the rows as they were under it; Redis goes out before the commit.
@@ -349,7 +349,7 @@ def test_a_region_read_during_the_write_is_not_served_when_the_after_commit_bump
 
     def reader() -> None:
         try:
-            seen["page"] = dashboard(logged_in(alice))
+            seen["page"] = dashboard(alice_client)
         finally:
             connection.close()
 
