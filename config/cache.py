@@ -45,6 +45,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
 
 import redis
 from django.core.cache import caches
@@ -93,6 +94,7 @@ class Outage:
         self.since: float | None = None  # time.monotonic() when found out of reach
         self.error = ""
         self.stale: set[str] = set()
+        self.overflowed = False
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         self._client: redis.Redis | None = None
@@ -110,7 +112,7 @@ class Outage:
             if self.since is None:
                 logger.warning(
                     "Redis at %s is out of reach (%s): serving from PostgreSQL without it",
-                    self.location,
+                    _display(self.location),
                     self.error,
                 )
             self._watch()
@@ -120,8 +122,8 @@ class Outage:
         with self._lock:
             if len(self.stale) < self.MAX_REMEMBERED:
                 self.stale.update(keys)
-            elif not self.error.endswith("(too many to remember)"):
-                self.error += " (too many to remember)"
+            elif not self.overflowed:
+                self.overflowed = True
                 logger.error(
                     "more than %d cache writes skipped: the rest stay in Redis until they expire",
                     self.MAX_REMEMBERED,
@@ -131,8 +133,17 @@ class Outage:
             self._watch()
 
     def close(self) -> None:
-        """Stop watching (tests, and processes shutting down)."""
+        """Stop watching (tests)."""
         self._closed = True
+
+    def start_over(self) -> None:
+        """In a forked child: no thread came along, and what the parent skipped is the
+        parent's to delete. The child finds out about Redis for itself."""
+        self._lock = threading.Lock()
+        self.since = None
+        self.stale = set()
+        self.overflowed = False
+        self._watcher = None
 
     def _watch(self) -> None:
         """Under the lock: mark the server out of reach, and make sure a watcher runs."""
@@ -163,14 +174,24 @@ class Outage:
                     continue
                 out_for = time.monotonic() - self.since
                 self.since = None
+                self.overflowed = False
                 self._watcher = None
             logger.warning(
                 "Redis at %s answers again after %.1f s; %d cached copies deleted",
-                self.location,
+                _display(self.location),
                 out_for,
                 len(keys),
             )
             return
+
+
+def _display(location: str) -> str:
+    """host:port/db of each server, without the password a URL may carry."""
+    shown = []
+    for url in location.split(";"):
+        parts = urlsplit(url)
+        shown.append(f"{parts.hostname}:{parts.port or 6379}{parts.path}")
+    return ";".join(shown)
 
 
 _outages: dict[str, Outage] = {}
@@ -185,14 +206,21 @@ def outage_for(location: str) -> Outage:
 
 
 def forget_outages() -> None:
-    """Stop every watcher and forget what was known (tests; a forked child starts clean)."""
+    """Stop every watcher and forget what was known (tests)."""
     with _outages_lock:
         for outage in _outages.values():
             outage.close()
         _outages.clear()
 
 
-os.register_at_fork(after_in_child=forget_outages)
+def _after_fork_in_child() -> None:
+    global _outages_lock
+    _outages_lock = threading.Lock()
+    for outage in _outages.values():
+        outage.start_over()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def reachable(cache) -> bool:
@@ -202,7 +230,7 @@ def reachable(cache) -> bool:
 
 
 def health() -> str:
-    """ "ok", or why the default cache is serving without Redis."""
+    """For /healthz: "ok", or "error: …" saying why the cache serves without Redis."""
     cache = caches["default"]
     try:
         cache.set("healthz", "ok", 5)
