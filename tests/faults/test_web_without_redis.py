@@ -30,13 +30,14 @@ from django.test import Client
 from django.utils import timezone
 
 from config.cache import forget_outages, reachable, redis_caches
+from couples import services
 from exercises import engine
 from tests.conftest import logged_in
 from tests.factories import PASSWORD, UserFactory, make_couple, make_ritual
 from tests.faults.conftest import ROOT, PrivateRedis, database_url, wait_until
 from tests.faults.web import Browser, Reply, WebServer, sign_in, web_environment
 from tests.mailsink import free_port
-from tests.security.test_ratelimits import TOO_MANY_LOGINS
+from tests.security.test_ratelimits import TOO_MANY_CODES, TOO_MANY_LOGINS, wrong_code
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -391,6 +392,19 @@ def test_log_ins_are_limited_per_process_while_redis_is_out(caches_on, alice, se
     client, response = log_in(PASSWORD)
     assert response.status_code == 302
     assert client.get("/rituals/").status_code in (200, 302)
+
+
+def test_code_guesses_are_limited_per_process_while_redis_is_out(caches_on, settings):
+    settings.TEND_RATE_LIMITS = {**settings.TEND_RATE_LIMITS, "invite_code": (3, 600)}
+    inviter = UserFactory()
+    _, _, code = services.issue_invitation(make_couple(inviter), inviter)
+    caches_on.stop()
+    guesser = logged_in(UserFactory())
+    for n in range(3):
+        assert guesser.post("/join/", {"code": wrong_code(n)}).status_code == 422
+    response = guesser.post("/join/", {"code": code})
+    assert response.status_code == 429  # counted in this process's memory
+    assert TOO_MANY_CODES in response.content.decode()
 
 
 def test_health_says_degraded_without_redis_and_error_without_the_database(caches_on, client):
