@@ -6,6 +6,11 @@ freezes (SIGSTOP: connections accepted by the kernel, never answered). Every
 page a member uses must answer without a 5xx, in bounded time, from the
 database; /healthz must say "degraded"; and everything must come back by
 itself once Redis does, with no restart.
+
+Then, in this process (the test client on a private Redis), what must not
+come back with Redis: a session ended, or a page changed, while it was out.
+And the web's one publish to the broker, from a process with real settings.
+See docs/faults.md, "The web when Redis is down".
 """
 
 from __future__ import annotations
@@ -29,9 +34,12 @@ from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import User
 from config.cache import forget_outages, reachable, redis_caches
 from couples import services
 from exercises import engine
+from exercises.models import Session as Exercise
+from rituals.models import Ritual
 from tests.conftest import logged_in
 from tests.factories import PASSWORD, UserFactory, make_couple, make_ritual
 from tests.faults.conftest import ROOT, PrivateRedis, database_url, wait_until
@@ -43,7 +51,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 # What one request may cost with Redis frozen: the cache's connect or read
 # timeout (a quarter of a second) once per worker, plus the page itself,
-# plus this machine being shared. Before the timeouts it was 10-15 s.
+# plus this machine being shared. Before the change it was 50 s, then a 500.
 FROZEN_REQUEST_BUDGET = 2.0
 RECOVERY_BUDGET = 10.0
 
@@ -90,10 +98,10 @@ def redis(web_redis, web):
 
 @dataclass
 class Space:
-    alice: object
-    bob: object
-    ritual: object
-    exercise: object
+    alice: User
+    bob: User
+    ritual: Ritual
+    exercise: Exercise
     occurrence: str
 
 
@@ -197,7 +205,8 @@ def test_members_are_served_from_postgresql_while_redis_is_out(fault, web, redis
     assert bob.post("/accounts/logout/").status == 302
     assert bob.get("/rituals/").status == 302  # logged out: sent to the log-in page
 
-    replies.extend([kept, dashboard, signed_up])
+    # (Not the sign-up or log-in: hashing a password takes its own second.)
+    replies.extend([kept, dashboard])
     slowest = max(replies, key=lambda reply: reply.seconds)
     assert slowest.seconds < FROZEN_REQUEST_BUDGET, slowest
 
