@@ -288,9 +288,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {}
 # (config/celery.py): longer timeouts, so a slow moment of Redis doesn't drop
 # their connection and have their unacknowledged tasks redelivered, and
 # Celery's publish retries, which save a trigger a two-minute wait.
-CELERY_TASK_PUBLISH_RETRY = False
 TEND_CELERY_WORKER_SETTINGS = {}
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_TASK_PUBLISH_RETRY = False
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": REDIS_TIMEOUT,
         "socket_timeout": REDIS_TIMEOUT,
