@@ -23,6 +23,7 @@ import argparse
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -686,6 +687,127 @@ def db_restarted(bench: Bench, reminders: int, restarts: int) -> Row:
         server.stop()
 
 
+# --- the web with Redis out (not the reminder pipeline: prints its own table) ---------------
+
+WEB_PAGES = ("dashboard", "ritual", "poll")
+
+
+def web_without_redis(bench: Bench, couples: int, clients: int, seconds: float) -> None:
+    """gunicorn (4 workers x 4 threads, production settings) on the private Redis; ``clients``
+    logged-in partners load the dashboard, a ritual page and an exercise poll back to back
+    while Redis is up, stopped, frozen (SIGSTOP); then how long after Redis is back every
+    worker uses it again."""
+    import statistics
+    import threading
+
+    from django.contrib.sessions.models import Session as LoginSession
+
+    from couples.models import Couple
+    from exercises import engine
+    from exercises.models import Session
+    from rituals.models import Ritual
+    from tests.faults.conftest import database_url, wait_until
+    from tests.faults.web import Browser, WebServer, sign_in, web_environment
+
+    seed([("walk", minute_from_now(40), 60, couples)], now() - timedelta(hours=1))
+    people = []
+    for couple in Couple.objects.prefetch_related("memberships__user")[:clients]:
+        membership = couple.memberships.all()[0]
+        exercise = engine.start(couple, membership.user, 1, "eye_gazing", "two_devices", {})
+        ritual = Ritual.objects.filter(couple=couple).first()
+        people.append((membership.user, ritual.pk, exercise.pk, exercise.version))
+    env = web_environment(redis_url=bench.redis.url, database=database_url()) | {
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SITE_URL": "http://127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "SMTP_HOST": "127.0.0.1",
+    }
+    # Production static files (a manifest), collected with the web's own settings.
+    manage = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
+    subprocess.run(manage, cwd=ROOT, env=env, check=True)
+    server = WebServer(env, bench.workdir, workers=4, threads=4).start()
+    browsers = []
+    for user, ritual, exercise, version in people:
+        browser = Browser(server.port)
+        sign_in(browser, user)
+        paths = {
+            "dashboard": "/",
+            "ritual": f"/rituals/{ritual}/",
+            "poll": f"/exercises/s/{exercise}/poll/?v={version}",
+        }
+        browsers.append((browser, paths))
+
+    def phase(name: str) -> None:
+        timings = {page: [] for page in WEB_PAGES}
+        errors = []
+        end = time.monotonic() + seconds
+
+        def person(browser, paths) -> None:
+            while time.monotonic() < end:
+                for page in WEB_PAGES:
+                    try:
+                        reply = browser.get(paths[page], timeout=60)
+                    except OSError as error:
+                        errors.append(f"{page}: {type(error).__name__}")
+                        continue
+                    timings[page].append(reply.seconds)
+                    if reply.status >= 500:
+                        errors.append(str(reply))
+
+        threads = [threading.Thread(target=person, args=pair) for pair in browsers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for page in WEB_PAGES:
+            values = sorted(timings[page]) or [0.0]
+            p95 = values[int(0.95 * (len(values) - 1))]
+            print(
+                f"  {name:15} {page:10} {len(values):6} {statistics.median(values) * 1000:7.1f}"
+                f" {p95 * 1000:7.1f} {values[-1] * 1000:7.1f}",
+                flush=True,
+            )
+        print(f"  {name:15} 5xx or no answer: {len(errors)} {errors[:3]}", flush=True)
+
+    def back_in_use() -> float:
+        """Seconds until /healthz says ok 12 times in a row (every worker uses Redis again)."""
+        started = time.monotonic()
+        streak = 0
+
+        def ok() -> bool:
+            nonlocal streak
+            healthy = Browser(server.port).get("/healthz").json()["status"] == "ok"
+            streak = streak + 1 if healthy else 0
+            return streak >= 12
+
+        wait_until(ok, 60, "every worker to use Redis again", pause=0.02)
+        return time.monotonic() - started
+
+    try:
+        print(
+            f"web: {clients} partners back to back, {seconds:.0f} s per phase, gunicorn 4x4 "
+            f"gthread, Redis timeouts {env.get('REDIS_TIMEOUT_MS', '250')} ms"
+        )
+        print(f"  {'phase':15} {'page':10} {'reqs':>6} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}")
+        phase("Redis up")
+        bench.redis.stop()
+        phase("Redis stopped")
+        bench.redis.start()
+        print(f"  back in use {back_in_use():.2f} s after Redis started again", flush=True)
+        phase("Redis up again")
+        bench.redis.pause()
+        phase("Redis frozen")
+        bench.redis.resume()
+        print(f"  back in use {back_in_use():.2f} s after Redis thawed", flush=True)
+        phase("Redis thawed")
+    finally:
+        bench.redis.resume()
+        server.stop()
+        LoginSession.objects.all().delete()
+        Session.objects.all().delete()
+
+
 SCENARIOS = [
     "kill-random",
     "kill-at-250",
@@ -697,6 +819,7 @@ SCENARIOS = [
     "db-dropped",
     "crash-loop",
     "db-restarted",
+    "web",
 ]
 
 
@@ -714,6 +837,8 @@ def main() -> None:
     parser.add_argument("--outage-minutes", type=int, default=10)
     parser.add_argument("--crashes", type=int, default=8, help="crash-loop: crashes in a row")
     parser.add_argument("--restarts", type=int, default=10, help="db-restarted: restarts")
+    parser.add_argument("--web-clients", type=int, default=16, help="web: partners at once")
+    parser.add_argument("--web-seconds", type=float, default=10, help="web: seconds per phase")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=SCENARIOS)
     parser.add_argument(
         "--smoke",
@@ -724,6 +849,7 @@ def main() -> None:
     if args.smoke:  # every scenario, few reminders, shorter waits
         global REQUEUE_AFTER, STALE_SENDING
         args.reminders, args.kills, args.crashes = 10, 1, 1
+        args.restarts, args.web_clients, args.web_seconds = 2, 2, 1
         REQUEUE_AFTER, STALE_SENDING = timedelta(seconds=2), timedelta(seconds=4)
     setup_django()
 
@@ -759,6 +885,11 @@ def main() -> None:
         for name in args.only:
             reset()
             redis.flushall()
+            if name == "web":
+                web_without_redis(
+                    bench, 10 if args.smoke else 200, args.web_clients, args.web_seconds
+                )
+                continue
             row = run[name]()
             o = row.outcome
             print(

@@ -186,22 +186,27 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: Redis when REDIS_URL is set (shared by every process, which the
-# rate limits need), local memory otherwise.
+# rate limits need), local memory otherwise. Two aliases, which differ only
+# in what they do while Redis is out of reach (config/cache.py): "default"
+# (rate limits) counts in this process's memory, "copies" (sessions, page
+# regions) misses, so the page is served from PostgreSQL.
 REDIS_URL = env_str("REDIS_URL")
+# Connect and read timeouts of every Redis command the web sends: a frozen
+# Redis costs a request at most this, once per process, then nothing.
+REDIS_TIMEOUT = env_int("REDIS_TIMEOUT_MS", 250) / 1000
 if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "config.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "tend",
-        }
-    }
+    from config.cache import redis_caches
+
+    CACHES = redis_caches(REDIS_URL, timeout=REDIS_TIMEOUT)
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    _local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    CACHES = {"default": _local, "copies": _local}
 
 # Sessions are read from the cache (Redis in production) and written through
-# to the database: a page or poll costs no query to find who is asking.
+# to the database: a page or poll costs no query to find who is asking. With
+# Redis out of reach they are read from and written to the database alone.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "copies"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -289,6 +294,28 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://" if TESTING else "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Redis as the broker: the web only publishes (an invitation email, after
+# commit), and a frozen Redis must cost that request no more than the cache
+# does: short timeouts and no retry (a reminder whose trigger is lost is
+# queued again by the next tick; see docs/faults.md for invitations).
+# Workers, which nobody waits on, get these settings instead at start-up
+# (config/celery.py): longer timeouts, so a slow moment of Redis doesn't drop
+# their connection and have their unacknowledged tasks redelivered, and
+# Celery's publish retries, which save a trigger a two-minute wait.
+TEND_CELERY_WORKER_SETTINGS = {}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_TASK_PUBLISH_RETRY = False
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": REDIS_TIMEOUT,
+        "socket_timeout": REDIS_TIMEOUT,
+        "max_retries": 0,  # kombu would otherwise retry connecting for 4 s
+    }
+    CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
+    TEND_CELERY_WORKER_SETTINGS = {
+        "broker_transport_options": {"socket_connect_timeout": 5, "socket_timeout": 5},
+        "broker_connection_timeout": 4,
+        "task_publish_retry": True,
+    }
 if CELERY_BROKER_URL == "filesystem://":
     _queue_dir = BASE_DIR / "var" / "celery-queue"
     _queue_dir.mkdir(parents=True, exist_ok=True)

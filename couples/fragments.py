@@ -22,6 +22,15 @@ A CSRF token must never be cached (it belongs to one browser): regions are
 rendered with a placeholder in its place, swapped for the viewer's own token
 on every response. Writes made outside Tend's views (the admin, a shell) are
 covered by ``FRAGMENT_TTL``: a region lives at most that long.
+
+While Redis is out of reach (``config.cache``) regions are rendered fresh
+from the database and not stored: ``version`` answers None. A bump that
+can't reach Redis is not lost: the cache remembers the version's key and
+deletes it as soon as Redis answers, before this process reads a region
+from Redis again, so the version starts over at a new random number and no
+copy filed under the old one is served once Redis is back (with its data,
+as after a freeze). That holds for either bump: the one at once, and the
+one after commit that closes the in-flight reader's window above.
 """
 
 from __future__ import annotations
@@ -32,29 +41,38 @@ import secrets
 from functools import cache
 
 from django.conf import settings
-from django.core.cache import cache as default_cache
+from django.core.cache import caches
 from django.db import transaction
 
+from config.cache import reachable
+
 FRAGMENT_TTL = 10 * 60
-VERSION_TTL = 24 * 60 * 60
+# The "copies" cache keeps nothing longer than 10 minutes (config/cache.py).
+VERSION_TTL = 10 * 60
+
+
+def _copies():
+    return caches["copies"]
 
 
 def _version_key(couple_id: int) -> str:
     return f"couple-version:{couple_id}"
 
 
-def version(couple_id: int) -> int:
+def version(couple_id: int) -> int | None:
     """The couple's current version; a missing one starts at a random number.
 
     Starting anywhere but 1 means a version lost to eviction or a restart
     doesn't come back to a number that old fragments were filed under.
+    None while Redis is out of reach: render, don't cache.
     """
+    copies = _copies()
     key = _version_key(couple_id)
-    current = default_cache.get(key)
+    current = copies.get(key)
     if current is None:
-        default_cache.add(key, secrets.randbits(62), VERSION_TTL)
-        current = default_cache.get(key, 0)
-    return current
+        copies.add(key, secrets.randbits(62), VERSION_TTL)
+        current = copies.get(key)
+    return current if reachable(copies) else None
 
 
 def changed(couple_id: int) -> None:
@@ -68,7 +86,7 @@ def changed(couple_id: int) -> None:
     def bump() -> None:
         # A new random number, not an increment: one round trip (Django's
         # incr is two), and no version ever comes back to an old one.
-        default_cache.set(_version_key(couple_id), secrets.randbits(62), VERSION_TTL)
+        _copies().set(_version_key(couple_id), secrets.randbits(62), VERSION_TTL)
 
     bump()
     if transaction.get_connection().in_atomic_block:
@@ -94,6 +112,8 @@ def fragment_key(name: str, request, parts: list) -> str | None:
         return None
     if not hasattr(request, "_couple_version"):
         request._couple_version = version(couple.pk)
+    if request._couple_version is None:
+        return None
     identity = [
         csrf_placeholder(),  # a rotated SECRET_KEY changes it: old copies can't be used
         couple.pk,
@@ -109,8 +129,8 @@ def fragment_key(name: str, request, parts: list) -> str | None:
 
 
 def get(key: str) -> str | None:
-    return default_cache.get(key)
+    return _copies().get(key)
 
 
 def put(key: str, html: str) -> None:
-    default_cache.set(key, html, FRAGMENT_TTL)
+    _copies().set(key, html, FRAGMENT_TTL)

@@ -86,6 +86,7 @@ class PrivateRedis:
         self.port = free_port()
         self.log = workdir / f"redis-{self.port}.log"
         self.process: subprocess.Popen | None = None
+        self.paused = False
 
     @property
     def url(self) -> str:
@@ -120,13 +121,35 @@ class PrivateRedis:
     def stop(self) -> None:
         if self.process is None:
             return
+        self.resume()  # a frozen server would not act on SIGTERM
         _end(self.process, signal.SIGTERM, grace=5)
         self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the server keeps its port and its data but answers nothing, as a
+        frozen VM or container would. Connections are still accepted by the kernel."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.process is not None and self.paused:
+            os.kill(self.process.pid, signal.SIGCONT)
+        self.paused = False
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None
 
     def restart(self) -> None:
         """Stop and start on the same port: without persistence it comes back empty."""
         self.stop()
         self.start()
+
+    def snapshot(self) -> None:
+        """Write the data to disk (SAVE): the next start loads it, as a Redis with
+        persistence comes back with what it had."""
+        self.client().save()
 
     def flushall(self) -> None:
         self.client().flushall()
