@@ -10,7 +10,7 @@ runs first) refuse to go on while an exercise is incomplete:
   example run of it (default settings) can be built;
 - every step kind a flow uses has its handlers and its template;
 - every kind sessions are stored under, or the content links to, has its flow;
-- where the pages show a picture per exercise (static/img/ex/), each flow has one.
+- each flow has a picture of its own (static/img/ex/), or the pages use the generic one (a warning).
 
 The last one also looks at the database (``migrate`` and
 ``check --database default`` run it): a session of a kind whose flow was
@@ -24,7 +24,7 @@ import tomllib
 
 from django import forms
 from django.contrib.staticfiles import finders
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections, transaction
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
@@ -51,16 +51,6 @@ STORED_KINDS = (
 
 # Where the pictures of exercises are, one per kind, if the pages show them.
 PICTURES = "img/ex"
-
-
-def pictures_in_use() -> bool:
-    """Whether the pages show a picture per exercise: static/img/ex/ exists.
-
-    Pages name a picture by the kind, and the manifest storage of production
-    refuses a name it doesn't know: a flow without one would stop every page
-    that lists the exercises.
-    """
-    return bool(finders.find(PICTURES))
 
 
 def journal_identifiers() -> set[str]:
@@ -228,13 +218,14 @@ def check_flow(flow_class: type[Flow]) -> list[CheckMessage]:
                 hint=f"Choose another kind. Taken: {', '.join(sorted(reserved))}.",
             )
         )
-    if pictures_in_use() and not finders.find(f"{PICTURES}/{kind}.svg"):
+    if not finders.find(f"{PICTURES}/{kind}.svg"):
         errors.append(
-            error(
-                f"The flow has no picture, static/{PICTURES}/{kind}.svg. The pages that list "
-                "exercises show one, and in production a missing one stops them.",
-                "E011",
+            Warning(
+                f"The flow has no picture of its own, static/{PICTURES}/{kind}.svg: the "
+                "pages show the generic one.",
                 hint="Add a square SVG (decorative: the pages give it no text).",
+                obj=name,
+                id="exercises.W011",
             )
         )
     content_errors = _content_errors(flow_class, error)

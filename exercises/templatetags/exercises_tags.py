@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from functools import cache
+
 from django import template
+from django.contrib.staticfiles import finders
 
 from exercises.engine import STEP_KINDS
 
@@ -14,6 +17,15 @@ def get_item(mapping, key):
         return mapping.get(key, "")
     except AttributeError:
         return ""
+
+
+@register.filter
+@cache
+def exercise_picture(key: str) -> str:
+    """``{% static key|exercise_picture %}``: the exercise's own picture, or the
+    generic one, so a new exercise needs no picture to show."""
+    own = f"img/ex/{key}.svg"
+    return own if finders.find(own) else "img/ex/exercise.svg"
 
 
 @register.filter

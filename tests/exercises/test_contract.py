@@ -13,23 +13,23 @@ from exercises import engine
 from exercises.checks import PICTURES, STORED_KINDS, check_exercises, check_stored_kinds
 from exercises.engine import REGISTRY, STEP_KINDS, ActionError, Flow, Step, StepKind, register
 from exercises.models import Session
+from exercises.templatetags.exercises_tags import exercise_picture
 
 
 @pytest.fixture
 def static_dir(settings, tmp_path):
-    """Static files from a folder of the test's own (the finders are built anew around it)."""
+    """A static folder of the test's own beside the project's (finders built anew around it)."""
     finders.get_finder.cache_clear()
-    settings.STATICFILES_DIRS = [tmp_path]
+    exercise_picture.cache_clear()
+    settings.STATICFILES_DIRS = [*settings.STATICFILES_DIRS, tmp_path]
     yield tmp_path
     finders.get_finder.cache_clear()
+    exercise_picture.cache_clear()
 
 
 @pytest.fixture
-def registry(static_dir):
-    """Put flows and step kinds back exactly as they were (order included) after the test.
-
-    Pictures are out of the way (an empty static folder) unless a test adds them.
-    """
+def registry():
+    """Put flows and step kinds back exactly as they were (order included) after the test."""
     flows, registered, step_kinds = dict(REGISTRY), list(engine.REGISTERED), dict(STEP_KINDS)
     yield
     REGISTRY.clear()
@@ -263,18 +263,19 @@ def test_a_stored_kind_losing_its_flow(registry):
     assert any(id == "exercises.E009" and "links to the exercise 'hug'" in m for id, m in found)
 
 
-def test_a_picture_is_asked_for_only_where_the_pages_show_one_per_exercise(registry, static_dir):
+def test_a_flow_without_a_picture_gets_the_generic_one_and_a_warning(registry, static_dir):
     register(Sound)
-    assert problems(Sound) == []  # no static/img/ex/: the pages show no pictures
+    [(id, message)] = problems(Sound)
+    assert id == "exercises.W011" and f"static/img/ex/{Sound.kind}.svg" in message
+    assert exercise_picture(Sound.kind) == "img/ex/exercise.svg"
+    assert finders.find(exercise_picture(Sound.kind))  # the generic one exists
     pictures = static_dir / PICTURES
     pictures.mkdir(parents=True)
-    for kind in REGISTRY:
-        if kind != Sound.kind:
-            (pictures / f"{kind}.svg").write_text("<svg/>")
-    [(id, message)] = problems()
-    assert id == "exercises.E011" and f"static/img/ex/{Sound.kind}.svg" in message
     (pictures / f"{Sound.kind}.svg").write_text("<svg/>")
-    assert problems() == []
+    finders.get_finder.cache_clear()
+    exercise_picture.cache_clear()
+    assert problems(Sound) == []
+    assert exercise_picture(Sound.kind) == f"img/ex/{Sound.kind}.svg"
 
 
 def test_sessions_of_a_kind_no_flow_runs(couple):
