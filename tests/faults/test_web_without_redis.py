@@ -404,7 +404,8 @@ def test_log_ins_are_limited_per_process_while_redis_is_out(caches_on, alice, se
 
 
 def test_code_guesses_are_limited_per_process_while_redis_is_out(caches_on, settings):
-    settings.TEND_RATE_LIMITS = {**settings.TEND_RATE_LIMITS, "invite_code": (3, 600)}
+    limits = {"account": (3, 600), "address": (60, 600)}
+    settings.TEND_RATE_LIMITS = {**settings.TEND_RATE_LIMITS, "invite_code": limits}
     inviter = UserFactory()
     _, _, code = services.issue_invitation(make_couple(inviter), inviter)
     caches_on.stop()
