@@ -32,6 +32,7 @@ from django.contrib.sessions.models import Session
 from django.core.cache import caches
 from django.db import connection, transaction
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -46,6 +47,7 @@ from tests.faults.conftest import ROOT, PrivateRedis, database_url, wait_until
 from tests.faults.web import Browser, Reply, WebServer, sign_in, web_environment
 from tests.mailsink import free_port
 from tests.security.test_ratelimits import TOO_MANY_CODES, TOO_MANY_LOGINS, wrong_code
+from tests.test_access_matrix import MATRIX
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -122,20 +124,24 @@ def space() -> Space:
 
 
 def member_pages(space: Space) -> list[tuple[str, int]]:
-    """(path, expected status) of the pages a member opens, polls included."""
-    ritual, exercise = space.ritual.pk, space.exercise.pk
-    return [
-        ("/", 200),
-        ("/rituals/", 200),
-        (f"/rituals/{ritual}/", 200),
-        ("/rituals/week/", 200),
-        ("/exercises/", 200),
-        (f"/exercises/s/{exercise}/", 200),
-        (f"/exercises/s/{exercise}/poll/?v={space.exercise.version}", 204),
-        ("/exercises/waiting/", 200),
-        ("/exercises/daily/", 200),
-        ("/accounts/settings/", 200),
-    ]
+    """(path, expected status) of every GET route a member uses, from the URLconf
+    (the access matrix names every route), fragments and polls included."""
+    pages = []
+    # The dashboard first: the tests read it from the first reply.
+    for name, route in sorted(MATRIX.items(), key=lambda item: (item[0] != "dashboard", item[0])):
+        if route.method != "get" or route.member != 200 or route.signed or route.uses_token:
+            continue
+        if route.uses_ritual:
+            path = reverse(name, args=[space.ritual.pk])
+        elif route.uses_session:
+            path = reverse(name, args=[space.exercise.pk])
+        else:
+            path = reverse(name)
+        if name == "exercise_poll":
+            pages.append((f"{path}?v={space.exercise.version}", 204))
+        else:
+            pages.append((path, 200))
+    return pages
 
 
 def visit_all(browser: Browser, space: Space) -> list:
