@@ -436,7 +436,6 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
         calendar.build_feed(couple), content_type="text/calendar; charset=utf-8"
     )
     response["Content-Disposition"] = 'inline; filename="tend.ics"'
-    response["Cache-Control"] = "private, max-age=900"
     return response
 
 
