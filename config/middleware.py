@@ -48,7 +48,8 @@ class PrivateResponsesMiddleware:
     """Tell browsers and proxies to keep no copy of any page: pages show couple
     and account data, and after logging out on a shared computer the back
     button must not bring them back. A view that chose its own caching keeps
-    it, made private if it wasn't (none does today). Static files never get here: whitenoise answers them earlier.
+    it, made private if it wasn't (none does today). Static files never get
+    here: whitenoise answers them earlier.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

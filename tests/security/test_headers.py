@@ -134,6 +134,7 @@ def test_private_downloads_are_not_cached_or_sniffed(alice, pair_space):
 
 # ---------- no copy of any page in a browser's or a proxy's cache ----------
 
+
 def cache_directives(response) -> set[str]:
     header = response.headers.get("Cache-Control", "")
     return {part.split("=")[0].strip().lower() for part in header.split(",") if part.strip()}
