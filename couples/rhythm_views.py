@@ -133,9 +133,8 @@ def love_map_areas(rows, window: rhythm.Window) -> list[dict]:
 @require_safe
 def rhythm_page(request: HttpRequest) -> HttpResponse:
     couple, viewer = request.couple, request.user
-    members = list(couple.memberships.active().select_related("user"))
-    member_ids = [m.user_id for m in members]
-    partner = next((m.user for m in members if m.user_id != viewer.pk), None)
+    partner = request.partner
+    member_ids = [viewer.pk] + ([partner.pk] if partner else [])
     window = rhythm.window_for(timezone.localdate(timezone.now(), viewer.zone), viewer.zone)
 
     rituals = list(couple.rituals.order_by("title", "pk"))

@@ -12,9 +12,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseClientRedirect
 
 from couples import once, ratelimit, services
-from couples.access import couple_required, get_invitation_for
+from couples.access import couple_required, get_invitation_for, seat
 from couples.forms import CodeForm, InviteForm, LeaveForm, SpaceForm
 from couples.models import Invitation, format_code
+from couples.viewer import viewer_for
 from exercises import daily
 from exercises.views import dashboard_sessions
 from rituals.agenda import dashboard_agenda
@@ -76,13 +77,10 @@ def pending_invitation_path(request: HttpRequest) -> str | None:
     return Invitation.accept_path(secrets[0]) if secrets else None
 
 
-def dashboard_context(request: HttpRequest, members: list | None = None) -> dict:
+def dashboard_context(request: HttpRequest) -> dict:
     """The dashboard's context. Its two busy regions are cached fragments
     (``couples.fragments``): their data is lazy, read only on a miss."""
-    couple, user = request.couple, request.user
-    if members is None:
-        members = services.active_members(user)
-    partner = next((m.user for m in members if m.user_id != user.pk), None)
+    couple, user, partner = request.couple, request.user, request.partner
     invitation = None
     if partner is None:
         invitation = couple.invitations.pending().order_by("-created_at").first()
@@ -95,7 +93,7 @@ def dashboard_context(request: HttpRequest, members: list | None = None) -> dict
         "daily": SimpleLazyObject(lambda: daily.today_for(couple, user)),
         "today": timezone.localdate(now, user.zone),
         "couple_today": daily.couple_today(couple),
-        "members": members,
+        "members": request.viewer.members,
         "partner": partner,
         "invitation": invitation,
         "secrets": _fresh_secrets(request, invitation),
@@ -105,18 +103,17 @@ def dashboard_context(request: HttpRequest, members: list | None = None) -> dict
 
 @require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
+    viewer = viewer_for(request)
+    if viewer is None:
         return render(request, "landing.html")
-    members = services.active_members(request.user)
-    membership = next((m for m in members if m.user_id == request.user.pk), None)
-    if membership is None:
+    if viewer.membership is None:
         return render(
             request,
             "couples/start.html",
             {"space_form": SpaceForm(), "code_form": CodeForm()},
         )
-    request.membership, request.couple = membership, membership.couple
-    return render(request, "couples/dashboard.html", dashboard_context(request, members))
+    seat(request, viewer)
+    return render(request, "couples/dashboard.html", dashboard_context(request))
 
 
 @login_required
@@ -149,7 +146,7 @@ def _invite_panel(request: HttpRequest, form: InviteForm | None = None, status: 
 @require_POST
 def invite(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST, user=request.user)
-    if request.couple.memberships.active().count() >= 2:
+    if request.partner is not None:
         messages.info(request, "You are already two in this space.")
         return _to_dashboard(request)
     if not form.is_valid():

@@ -23,7 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import User
 from couples.access import couple_required
-from couples.models import Couple, Membership
+from couples.models import Couple
 from exercises.content import guide, load
 from exercises.engine import REGISTRY
 from exercises.models import Entry, EntryQuerySet, Visibility
@@ -33,15 +33,9 @@ from rituals import catalog
 
 
 def partner_of(request: HttpRequest) -> User | None:
-    """The other current member of the requester's space, or None when solo."""
-    membership = (
-        Membership.objects.active()
-        .filter(couple=request.couple)
-        .exclude(user=request.user)
-        .select_related("user")
-        .first()
-    )
-    return membership.user if membership else None
+    """The other current member of the requester's space, or None when solo
+    (read with the viewer: ``couples.viewer``)."""
+    return request.partner
 
 
 def readable_entries(request: HttpRequest, partner: User | None) -> EntryQuerySet:

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.middleware import without_user
-from couples.access import couple_required
+from couples.access import couple_required, seat
 from exercises import daily, engine, live
 from exercises.engine import REGISTRY, ActionError
 from exercises.forms import DailyAnswerForm, StartForm
@@ -25,10 +25,9 @@ def get_session_for(request: HttpRequest, pk: int) -> Session:
 
 
 def _names(request) -> dict[int, str]:
-    members = request.couple.memberships.active().select_related("user")
     return {
         m.seat: ("You" if m.user_id == request.user.pk else m.user.get_short_name())
-        for m in members
+        for m in request.viewer.members
     }
 
 
@@ -155,20 +154,18 @@ def act(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def poll(request: HttpRequest, pk: int) -> HttpResponse:
     """204 while the session's version is the one the page has; the new stage otherwise."""
-    version = live.session_version(request, pk)
-    if version is None:
+    found = live.session_version(request, pk)
+    if found is None:
         raise Http404("No such exercise")
+    viewer, version = found
     try:
         seen = int(request.GET.get("v", "0"))
     except ValueError:
         seen = 0
     if version == seen:
         return HttpResponse(status=204)
-    return _stage_after_change(request, pk)
-
-
-@couple_required
-def _stage_after_change(request: HttpRequest, pk: int) -> HttpResponse:
+    seat(request, viewer)
+    timezone.activate(viewer.zone)
     session = get_session_for(request, pk)
     return render(request, "exercises/session.html#stage", stage_context(request, session))
 
@@ -177,17 +174,14 @@ def _stage_after_change(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def waiting(request: HttpRequest) -> HttpResponse:
     """The dashboard's "waiting for you" card: 204 until a live exercise starts or ends."""
-    signature = live.waiting_signature(request)
-    if signature is None:
+    found = live.waiting_signature(request)
+    if found is None:
         raise Http404("Not in a space")
+    viewer, signature = found
     if request.GET.get("sig") == signature:
         return HttpResponse(status=204)
-    return _waiting_card(request)
-
-
-@couple_required
-def _waiting_card(request: HttpRequest) -> HttpResponse:
-    return render(request, "exercises/_waiting.html", waiting_context(request.couple, request.user))
+    timezone.activate(viewer.zone)
+    return render(request, "exercises/_waiting.html", waiting_context(viewer.couple, viewer.user))
 
 
 def waiting_context(couple, user) -> dict:

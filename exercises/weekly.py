@@ -24,12 +24,7 @@ def weekly_checkins(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at")
         .prefetch_related(Prefetch("entries", queryset=visible, to_attr="visible_entries"))
     )[:WEEKS_SHOWN]
-    partner = (
-        request.couple.memberships.active()
-        .exclude(user=request.user)
-        .select_related("user")
-        .first()
-    )
+    partner = request.partner
     weeks = [
         {"session": session, "rows": side_by_side(session.visible_entries, request.user.pk)}
         for session in sessions
@@ -39,7 +34,7 @@ def weekly_checkins(request: HttpRequest) -> HttpResponse:
         "exercises/weekly.html",
         {
             "weeks": weeks,
-            "partner_name": partner.user.get_short_name() if partner else "",
+            "partner_name": partner.get_short_name() if partner else "",
             "weeks_shown": WEEKS_SHOWN,
         },
     )

@@ -7,7 +7,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core import signing
-from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,10 +18,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.middleware import without_user
 from accounts.models import User
-from accounts.sessions import session_hash_matches, session_user_id
 from config.text import plain_text
 from couples import once
-from couples.access import couple_required
+from couples.access import couple_required, seat
+from couples.viewer import Row, viewer_for
 from rituals import agenda, calendar, catalog, links
 from rituals.forms import EARLIEST, LATEST, KeepForm, RitualForm, default_start_date
 from rituals.models import Completion, ReminderDelivery, Ritual, local_day_bounds
@@ -36,67 +35,26 @@ def get_ritual_for(request: HttpRequest, pk: int) -> Ritual:
     return get_object_or_404(Ritual, pk=pk, couple=request.couple)
 
 
-def ritual_to_mark(request: HttpRequest, pk: int) -> tuple[Ritual, User] | None:
-    """The ritual and the partner marking it, in one query; None if not theirs.
-
-    Keep and undo are the busiest writes. Instead of loading the user, then
-    their membership, then the ritual, one query finds the ritual through the
-    session user's active membership and brings that user's columns along;
-    the session-auth hash is checked from the same row, as the live polls do
-    (``accounts.sessions``).
-    """
-    user_id = session_user_id(request)
-    if user_id is None:
-        return None
-    viewer = "couple__memberships__user__"
-    # The annotations reuse the filter's join: the columns are this member's.
-    found = (
-        Ritual.objects.filter(
-            pk=pk, couple__memberships__user_id=user_id, couple__memberships__left_at__isnull=True
-        )
-        .annotate(
-            viewer_active=F(f"{viewer}is_active"),
-            viewer_password=F(f"{viewer}password"),
-            viewer_email=F(f"{viewer}email"),
-            viewer_display_name=F(f"{viewer}display_name"),
-            viewer_time_zone=F(f"{viewer}time_zone"),
-        )
-        .order_by()[:1]
-    )
-    ritual = next(iter(found), None)
-    if (
-        ritual is None
-        or not ritual.viewer_active
-        or not session_hash_matches(request, ritual.viewer_password)
-    ):
-        return None
-    user = User(
-        pk=User._meta.pk.to_python(user_id),
-        email=ritual.viewer_email,
-        display_name=ritual.viewer_display_name,
-        time_zone=ritual.viewer_time_zone,
-    )
-    return ritual, user
-
-
 def marking(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """For keep and undo: ``view(request, ritual, user)`` with the ritual and
-    the partner from ``ritual_to_mark``, times shown in that partner's zone.
+    """For keep and undo, the busiest writes: ``view(request, ritual, user)``,
+    the ritual read with the viewer in their one query (``couples.viewer``),
+    times shown in that partner's zone.
 
     Anonymous: to the log-in page; anyone else not in the ritual's space: 404.
     """
 
-    @without_user  # the one query of ritual_to_mark finds the user with the ritual
+    @without_user  # the viewer's query loads the user with the ritual
     @wraps(view)
     def wrapper(request: HttpRequest, pk: int) -> HttpResponse:
-        found = ritual_to_mark(request, pk)
-        if found is None:
-            if session_user_id(request) is None:
-                return redirect_to_login(request.get_full_path())
+        viewer = viewer_for(request, ritual=Row(Ritual, pk))
+        if viewer is None:
+            return redirect_to_login(request.get_full_path())
+        ritual = viewer.extra["ritual"]
+        if ritual is None:
             raise Http404("No such ritual")
-        ritual, user = found
-        timezone.activate(user.zone)
-        return view(request, ritual, user)
+        seat(request, viewer)
+        timezone.activate(viewer.zone)
+        return view(request, ritual, viewer.user)
 
     return wrapper
 

@@ -6,16 +6,16 @@ from couples import services
 from couples.models import Invitation
 from tests.factories import UserFactory
 
-# user, both memberships with the space and users, then (for the cached
+# the viewer (user, both seats, the space: one query), then (for the cached
 # regions, on a miss) active rituals, exercise sessions, and the viewer's
 # newest answer to a daily question (today's question card and the first
 # week's "start here"); the login session itself comes from the cache
-PAIRED_QUERIES = 5
-# once the regions are cached: user, memberships
-PAIRED_CACHED_QUERIES = 2
+PAIRED_QUERIES = 4
+# once the regions are cached: the viewer
+PAIRED_CACHED_QUERIES = 1
 # ... plus the open invitation (no partner, so no "start here"; today's
 # question card still reads the newest answer)
-SOLO_QUERIES = 6
+SOLO_QUERIES = 5
 
 
 def test_the_paired_dashboard_costs_a_fixed_number_of_queries(

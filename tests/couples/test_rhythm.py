@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # A Wednesday: the window's weeks run from Monday 25 May to Monday 16 November 2026.
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
 THIS_WEEK = "Week of 16 Nov 2026 (this week)"
-# user, the requester's seat (couple_required), both members, rituals, then one
+# the viewer (user, seat, space and partner in one), rituals, then one
 # aggregate query per chart: kept rituals, appreciations, daily answers,
 # exercises, love map. The login session itself comes from the cache.
-PAIRED_QUERIES = 9
-SOLO_QUERIES = 8  # no daily question for one
+PAIRED_QUERIES = 7
+SOLO_QUERIES = 6  # no daily question for one
 
 
 # ---------- Reading the page ----------

@@ -357,8 +357,8 @@ def test_the_weekly_page_costs_the_same_queries_however_many_weeks(
     for week in range(weeks):
         full_week(couple, alice, bob, now - timedelta(weeks=week + 1), f"w{week}")
     alice_client.get(reverse("weekly_checkins"))  # warm the session cache
-    # user, membership + space, sessions, their visible entries with authors, the partner
-    with django_assert_num_queries(5):
+    # the viewer (user, seat, space, partner), sessions, their visible entries with authors
+    with django_assert_num_queries(3):
         response = alice_client.get(reverse("weekly_checkins"))
     assert response.status_code == 200
     assert "A w0 went-well" in response.content.decode()

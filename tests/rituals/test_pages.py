@@ -293,11 +293,16 @@ def test_keeping_costs_three_queries_and_shows_the_partners_own_time(
 
 def test_a_session_from_before_a_password_change_cannot_keep(couple, bob, bob_client, frozen):
     ritual = make_ritual(couple)
+    data = {"occurrence": TODAYS_WALK.isoformat()}
+    url = reverse("ritual_keep", args=[ritual.pk])
+    assert bob_client.post(url, data).status_code == 302  # kept, back to the page
+    Completion.objects.all().delete()
     bob.set_password("a-brand-new-passphrase")
     bob.save()
-    data = {"occurrence": TODAYS_WALK.isoformat()}
-    response = bob_client.post(reverse("ritual_keep", args=[ritual.pk]), data)
-    assert response.status_code == 404
+    response = bob_client.post(url, data)
+    # The session ended, as Django's own check would end it: off to log in.
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
     assert not Completion.objects.exists()
 
 

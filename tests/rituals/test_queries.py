@@ -54,33 +54,33 @@ def test_query_count_is_the_same_with_1_and_500_completions(couple, alice, bob, 
     assert counts[0] == counts[1], counts
 
 
-def test_the_dashboard_with_rituals_costs_six_queries_cold_and_two_cached(
+def test_the_dashboard_with_rituals_costs_five_queries_cold_and_one_cached(
     couple, alice, bob, alice_client, django_assert_num_queries
 ):
     with_history(couple, alice, bob, 500)
     forget_cached_pages()
-    # user, both memberships, then for the cached regions: rituals,
-    # completions in the window, exercise sessions, my newest daily answer
-    # (today's question card, "start here"); the login session is cached
-    with time_machine.travel(NOW, tick=False), django_assert_num_queries(6):
+    # the viewer (user, both seats, the space), then for the cached regions:
+    # rituals, completions in the window, exercise sessions, my newest daily
+    # answer (today's question card, "start here"); the login session is cached
+    with time_machine.travel(NOW, tick=False), django_assert_num_queries(5):
         alice_client.get("/")
-    # the regions now come from the cache: user, memberships
-    with time_machine.travel(NOW, tick=False), django_assert_num_queries(2):
+    # the regions now come from the cache: the viewer
+    with time_machine.travel(NOW, tick=False), django_assert_num_queries(1):
         alice_client.get("/")
 
 
-def test_the_ritual_page_costs_six_queries_cold_and_three_cached(
+def test_the_ritual_page_costs_five_queries_cold_and_two_cached(
     couple, alice, bob, alice_client, django_assert_num_queries
 ):
     ritual = with_history(couple, alice, bob, 500)
     forget_cached_pages()
-    # user, membership, ritual, then for the cached regions: kept set (streak),
+    # the viewer, the ritual, then for the cached regions: kept set (streak),
     # my mute, history window (the login session is cached)
     url = reverse("ritual_detail", args=[ritual.pk])
-    with time_machine.travel(NOW, tick=False), django_assert_num_queries(6):
+    with time_machine.travel(NOW, tick=False), django_assert_num_queries(5):
         alice_client.get(url)
-    # the regions now come from the cache: user, membership, ritual
-    with time_machine.travel(NOW, tick=False), django_assert_num_queries(3):
+    # the regions now come from the cache: the viewer, the ritual
+    with time_machine.travel(NOW, tick=False), django_assert_num_queries(2):
         alice_client.get(url)
 
 
