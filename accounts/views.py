@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.export import build_export
 from accounts.forms import DeleteAccountForm, ProfileForm
-from couples import fragments, services
+from couples import services
 
 
 @login_required
@@ -26,11 +26,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            form.save()
-            # The partner's pages show this name (who kept a ritual, who started an exercise).
-            membership = services.active_membership(request.user)
-            if membership is not None:
-                fragments.changed(membership.couple_id)
+            form.save()  # the cached regions follow (couples.models: member_shown_changed)
             messages.success(request, "Saved. Times now show in your chosen time zone.")
             if not request.htmx:
                 return redirect("profile")

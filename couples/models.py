@@ -9,8 +9,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
+
+from config import regions
 
 INVITATION_LIFETIME = timedelta(days=7)
 # Crockford's base32 without the look-alikes (0/O, 1/I/L) so a code read
@@ -83,6 +87,11 @@ class Couple(models.Model):
     def __str__(self) -> str:
         return self.name or f"Space {self.pk}"
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        # Its name and zone are on every cached region of the space (config.regions).
+        regions.changed(self.pk, regions.SPACE)
+
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
@@ -128,6 +137,17 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.couple}"
+
+    # Who is in the space is on every cached region of it (config.regions):
+    # joining and leaving save a membership; deleting an account deletes it.
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        regions.changed(self.couple_id, regions.SPACE)
+
+    def delete(self, *args, **kwargs):
+        deleted = super().delete(*args, **kwargs)
+        regions.changed(self.couple_id, regions.SPACE)
+        return deleted
 
     @property
     def is_active(self) -> bool:
@@ -304,3 +324,20 @@ class Invitation(models.Model):
     @classmethod
     def accept_url(cls, token: str) -> str:
         return settings.SITE_URL + cls.accept_path(token)
+
+
+# What of a user the space's cached regions show: "Bob marked it kept", the
+# partner's name on a live exercise, times in their zone (config.regions).
+SHOWN_USER_FIELDS = frozenset({"display_name", "email", "time_zone"})
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="couples.member_shown")
+def member_shown_changed(sender, instance, created: bool, update_fields=None, **kwargs) -> None:
+    """A member's profile saved: every region of their space is stale. Logging
+    in saves ``last_login`` alone and costs nothing here."""
+    if created or (update_fields is not None and not SHOWN_USER_FIELDS & set(update_fields)):
+        return
+    for couple_id in (
+        Membership.objects.active().filter(user=instance).values_list("couple_id", flat=True)
+    ):
+        regions.changed(couple_id, regions.SPACE)

@@ -7,7 +7,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from couples import fragments, once
+from couples import once
 from couples.models import Couple, Invitation, Membership
 from couples.signals import member_left, space_archived
 
@@ -65,7 +65,6 @@ def _archive(couple: Couple, now) -> None:
 def _end(membership: Membership, now) -> None:
     membership.left_at = now
     membership.save(update_fields=["left_at"])
-    fragments.changed(membership.couple_id)
     # Live exercises end with it (exercises.receivers): nobody keeps writing
     # into a session that a partner is no longer part of.
     member_left.send(
@@ -171,7 +170,6 @@ def _accept_locked(user: User, invitation_id: int) -> Couple:
         taken = {m.seat for m in members}
         seat = 1 if 1 not in taken else 2
     Membership.objects.create(couple=couple, user=user, seat=seat)
-    fragments.changed(couple.pk)
 
     invitation.accepted_at = now
     invitation.accepted_by = user

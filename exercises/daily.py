@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import zone_named
+from config import regions
 from config.text import plain_text
-from couples import fragments
 from couples.models import Couple
 from exercises.content import load
 from exercises.models import Entry, Visibility
@@ -68,7 +68,7 @@ def answer(couple: Couple, user, day: date, text: str) -> bool:
     except IntegrityError:
         return False
     # The dashboard's cached region shows whether today's question is answered.
-    fragments.changed(couple.pk)
+    regions.changed(couple.pk, regions.AGENDA)
     return True
 
 

@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from couples import fragments
+from config import regions
 from couples.models import Couple, Membership
 
 
@@ -88,9 +88,25 @@ class Session(models.Model):
         return f"{self.get_kind_display()} ({self.get_status_display()})"
 
     def save(self, *args, **kwargs) -> None:
+        # The dashboard's cached region shows the live session (which, whose)
+        # and the latest finished ones (when, how long), not the steps: a
+        # session starting, ending or changed once over makes it stale; a
+        # click in a live one doesn't (``config.regions``).
+        shown = (
+            self._state.adding
+            or getattr(self, "_loaded_status", None) != self.status
+            or not self.is_active
+        )
         super().save(*args, **kwargs)
-        # The dashboard's cached "exercises" region shows the live and latest sessions.
-        fragments.changed(self.couple_id)
+        if shown:
+            regions.changed(self.couple_id, regions.AGENDA)
+        self._loaded_status = self.status
+
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        session = super().from_db(db, field_names, values, **kwargs)
+        session._loaded_status = session.status
+        return session
 
     @property
     def is_active(self) -> bool:

@@ -11,7 +11,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import zone_named
-from couples import fragments
+from config import regions
 from couples.models import Couple
 from rituals.recurrence import Schedule
 
@@ -85,17 +85,22 @@ class Ritual(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    # What a ritual shows (title, schedule, paused) is on the couple's cached
-    # pages; any save or delete makes those stale. (The reminder tick's bulk
-    # updates of the next-due columns change nothing shown and skip this.)
+    # What a ritual shows (title, schedule, paused, its marks) is on the
+    # dashboard and on its own page: every write below makes those two stale,
+    # and only those (``config.regions``). The reminder tick's bulk updates of
+    # the next-due columns change nothing shown and skip this.
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
-        fragments.changed(self.couple_id)
+        self.regions_changed()
 
     def delete(self, *args, **kwargs):
+        pk = self.pk  # the collector clears it
         deleted = super().delete(*args, **kwargs)
-        fragments.changed(self.couple_id)
+        self.regions_changed(pk)
         return deleted
+
+    def regions_changed(self, pk: int | None = None) -> None:
+        regions.changed(self.couple_id, regions.AGENDA, regions.ritual(pk or self.pk))
 
     # Marking kept is the busiest write there is, so each of these is one
     # plain statement: the ORM's bulk_create and delete collector cost more
@@ -114,7 +119,7 @@ class Ritual(models.Model):
                 " DO UPDATE SET note = excluded.note, together = excluded.together",
                 [self.pk, _db_instant(occurrence), user.pk, together, note, _db_instant()],
             )
-        fragments.changed(self.couple_id)
+        self.regions_changed()
 
     def unmark(self, occurrence: datetime, user) -> None:
         """Take back the partner's mark on an occurrence (nothing if there is none)."""
@@ -124,7 +129,7 @@ class Ritual(models.Model):
                 " WHERE ritual_id = %s AND occurrence_at = %s AND user_id = %s",
                 [self.pk, _db_instant(occurrence), user.pk],
             )
-        fragments.changed(self.couple_id)
+        self.regions_changed()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -215,15 +220,19 @@ class ReminderDelivery(models.Model):
 
 @receiver(m2m_changed, sender=Ritual.muted_by.through)
 def _mutes_changed(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
-    """Whose emails are muted shows on the ritual's page ("Email me again")."""
+    """Whose emails are muted shows on the ritual's page ("Email me again"), only there."""
     if not action.startswith("post_"):
         return
     if not reverse:
-        fragments.changed(instance.couple_id)
+        regions.changed(instance.couple_id, regions.ritual(instance.pk))
         return
-    # From the user's side (user.muted_rituals): the rituals are their space's.
-    for couple_id in instance.memberships.active().values_list("couple_id", flat=True):
-        fragments.changed(couple_id)
+    # From the user's side (user.muted_rituals): the rituals named, or all of
+    # them when cleared (pk_set is None then).
+    rituals = Ritual.objects.filter(couple__memberships__user=instance)
+    if pk_set is not None:
+        rituals = rituals.filter(pk__in=pk_set)
+    for couple_id, pk in rituals.values_list("couple_id", "pk").distinct():
+        regions.changed(couple_id, regions.ritual(pk))
 
 
 class Completion(models.Model):

@@ -41,13 +41,13 @@ def forget_cached_pages() -> None:
     For tests that write rows behind the app's back (bulk_create) and then
     measure a page as it is rendered from the database.
     """
-    _clear_cache("*:fragment:*", "*:couple-version:*")
+    _clear_cache("*:fragment:*", "*:region-version:*")
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """No rate-limit counter or cached page region outlives its test."""
-    _clear_cache("*rl:*", "*:fragment:*", "*:couple-version:*")
+    _clear_cache("*rl:*", "*:fragment:*", "*:region-version:*")
     yield
 
 

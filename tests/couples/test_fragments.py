@@ -150,7 +150,7 @@ def test_a_lost_version_starts_afresh(couple, ritual, alice_client, bob, frozen)
     # A write the app didn't see (a shell, the admin), then the version is evicted.
     Completion.objects.create(ritual=ritual, occurrence_at=TODAYS_WALK, user=bob)
     assert "Bob marked it kept" not in page(alice_client)  # stale within FRAGMENT_TTL
-    cache.delete(f"couple-version:{couple.pk}")
+    cache.delete(f"region-version:{couple.pk}:agenda")
     assert "Bob marked it kept" in page(alice_client)
 
 

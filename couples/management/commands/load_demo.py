@@ -23,7 +23,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from couples import fragments, services
+from config import regions
+from couples import services
 from couples.models import Couple, Membership
 from exercises import daily
 from exercises.kinds import love_maps
@@ -204,7 +205,7 @@ def demo_history(couple: Couple, sam: User, alex: User) -> None:
     )
     if not couple.sessions.filter(finished_at__lt=now - timedelta(days=7)).exists():
         _sessions(couple, sam, alex, days, today)
-    fragments.changed(couple.pk)
+    regions.changed(couple.pk, regions.SPACE)
 
 
 def _completions(couple, sam, alex, first: date, now: datetime, today: date) -> list[Completion]:

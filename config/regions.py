@@ -1,0 +1,112 @@
+"""Which cached regions a write makes stale: versions per scope of a couple's data.
+
+A cached region (``couples.fragments``, ``{% fragment %}``) is filed under
+the versions of the *scopes* it reads, and a write replaces the version of
+exactly the scopes it changes, so it evicts only the regions that show what
+it wrote. A click in a live exercise no longer empties the ritual pages; a
+ritual kept empties that ritual's page and the dashboard, not the others.
+
+Scopes of one couple:
+
+- ``SPACE``: who is in the space and how they are shown (names, zones), the
+  space's own name and zone. Every region reads it. Bumped by
+  ``Couple.save``, ``Membership.save`` (joining, leaving; and a membership
+  deleted with an account) and a member's profile (``couples.receivers``).
+- ``AGENDA``: the dashboard's region: today's rituals and marks, the live
+  and latest exercises, today's question. Bumped by ``Ritual.save`` and
+  ``delete``, ``mark_kept``/``unmark`` (raw SQL), ``Session.save`` when a
+  session starts, ends, or changes once over, and ``daily.answer``.
+- ``ritual(pk)``: one ritual's page below its title: the ritual, its marks,
+  its mutes. Bumped with AGENDA by the ritual's writes, alone by its mutes.
+
+Writes that change nothing a region shows bump nothing: the reminder tick's
+next-due columns (``rituals.dispatch``), deliveries, the steps of a live
+session, the journal's entries (appreciations, the story, the quizzes),
+calendar addresses. ``tests/test_cached_regions.py`` renders every region
+fresh and from the cache after each kind of write and compares them, so a
+write that shows somewhere and bumps nothing fails there.
+
+Each bump is made at once and, inside a transaction, again after commit:
+a reader that takes the version while the write is in flight may render
+either the old or the new rows and file them under that version, which
+nobody reads once the after-commit bump lands. A version is a random number,
+never an increment: one round trip, and a version lost to eviction or a
+restart never comes back to one that old copies were filed under.
+
+While Redis is out of reach (``config.cache``) ``versions`` answers None:
+regions are rendered fresh and not stored. A bump that can't reach Redis is
+remembered and deleted as soon as Redis answers, before this process reads
+a region again, so no copy filed under the old version is served after.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+
+from django.core.cache import caches
+from django.db import transaction
+
+from config.cache import reachable
+
+# The "copies" cache keeps nothing longer than 10 minutes (config/cache.py).
+VERSION_TTL = 10 * 60
+
+SPACE = "space"
+AGENDA = "agenda"
+
+
+def ritual(pk: int) -> str:
+    return f"ritual:{pk}"
+
+
+# The scopes each cached region reads, from the parts its template tag names
+# (``{% fragment "ritual" ritual.pk … %}``: the first part is the ritual).
+REGIONS: dict[str, Callable[[Sequence], tuple[str, ...]]] = {
+    "dashboard": lambda parts: (SPACE, AGENDA),
+    "ritual": lambda parts: (SPACE, ritual(parts[0])),
+}
+
+
+def _copies():
+    return caches["copies"]
+
+
+def _key(couple_id: int, scope: str) -> str:
+    return f"region-version:{couple_id}:{scope}"
+
+
+def versions(couple_id: int, scopes: Sequence[str]) -> list[int] | None:
+    """The current version of each scope, in one round trip when all exist.
+
+    A missing one starts at a random number. None while Redis is out of
+    reach: render, don't cache.
+    """
+    copies = _copies()
+    keys = [_key(couple_id, scope) for scope in scopes]
+    found = copies.get_many(keys)
+    missing = [key for key in keys if key not in found]
+    if missing:
+        for key in missing:
+            copies.add(key, secrets.randbits(62), VERSION_TTL)
+        found |= copies.get_many(missing)
+    if not reachable(copies) or len(found) < len(keys):
+        return None
+    return [found[key] for key in keys]
+
+
+def changed(couple_id: int, *scopes: str) -> None:
+    """What ``scopes`` of the couple show has changed: their regions are stale.
+
+    Bumped at once (so this transaction's own later pages see the change)
+    and, inside a transaction, again once it commits (see the docstring).
+    """
+
+    def bump() -> None:
+        _copies().set_many(
+            {_key(couple_id, scope): secrets.randbits(62) for scope in scopes}, VERSION_TTL
+        )
+
+    bump()
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(bump, robust=True)
