@@ -7,6 +7,7 @@ from celery import shared_task
 from django.db.models import F
 from django.utils import timezone
 
+from config import mail
 from couples import emails
 from couples.models import Invitation
 
@@ -61,7 +62,7 @@ def send_invitation_email(invitation_id: int, token_hash: str) -> str:
     try:
         emails.send_invitation(invitation, *secrets)
     except Exception as error:  # every outcome is recorded on the row
-        if emails.is_transient(error):
+        if mail.is_transient(error):
             claim.update(email_due_at=now + backoff(invitation.email_attempts))
             logger.warning("Invitation %s: email will be retried: %s", invitation_id, error)
             return "retry"

@@ -17,7 +17,7 @@ from django.db import Error, connection, transaction
 from django.db.models import F, Prefetch
 from django.utils import timezone
 
-from couples.emails import is_transient
+from config.mail import is_transient
 from couples.models import Membership
 from rituals.models import ReminderDelivery, Ritual
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.mail.utils import DNS_NAME
 from django.utils import timezone
 
-from couples.emails import render_email
+from config.mail import render_email
 from rituals import links
 from rituals.models import ReminderDelivery
 
