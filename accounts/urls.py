@@ -6,6 +6,5 @@ from accounts import views
 
 urlpatterns = [
     path("settings/", views.profile, name="profile"),
-    path("export/", views.export, name="export"),
     path("delete/", views.delete_account, name="delete_account"),
 ]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from importlib import import_module
 
 from django.conf import settings
@@ -11,12 +10,9 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
-from accounts.export import build_export
 from accounts.forms import DeleteAccountForm, ProfileForm
-from couples import services
 
 
 @login_required
@@ -35,17 +31,6 @@ def profile(request: HttpRequest) -> HttpResponse:
             status = 422
     template = "accounts/profile.html#profile-form" if request.htmx else "accounts/profile.html"
     return render(request, template, {"form": form}, status=status)
-
-
-@login_required
-@require_GET
-def export(request: HttpRequest) -> HttpResponse:
-    payload = json.dumps(build_export(request.user), indent=2, ensure_ascii=False)
-    stamp = timezone.now().strftime("%Y-%m-%d")
-    response = HttpResponse(payload, content_type="application/json; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="tend-export-{stamp}.json"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def end_sessions_of(user_id: int) -> None:
@@ -68,8 +53,9 @@ def delete_account(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             return render(request, "accounts/delete.html", {"form": form}, status=422)
         user = request.user
+        # Deleting the user first ends their seat in a space, as leaving does
+        # (couples.receivers), in this same transaction.
         with transaction.atomic():
-            services.leave_couple(user)
             logout(request)
             end_sessions_of(user.pk)
             user.delete()

@@ -105,6 +105,8 @@ INSTALLED_APPS = [
     "couples",
     "rituals",
     "exercises",
+    # Above the others: pages that compose them (the dashboard, our rhythm, the export).
+    "home",
 ]
 
 MIDDLEWARE = [
@@ -228,7 +230,7 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "dashboard"
 
 # django-allauth: email only, verified, rate limited.
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_ADAPTER = "home.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("rituals.urls")),
     path("", include("exercises.urls")),
     path("", include("couples.urls")),
+    path("", include("home.urls")),
 ]
 
 handler400 = "config.errors.bad_request"

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from couples import rhythm_views, views
+from couples import views
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("space/new/", views.create_space, name="create_space"),
     path("space/invite/", views.invite, name="invite"),
     path("space/invitations/<int:pk>/renew/", views.renew_invitation, name="renew_invitation"),
@@ -13,5 +12,4 @@ urlpatterns = [
     path("space/leave/", views.leave, name="leave"),
     path("join/", views.join_by_code, name="join"),
     path("invite/<str:token>/", views.invitation, name="invitation"),
-    path("rhythm/", rhythm_views.rhythm_page, name="rhythm"),
 ]

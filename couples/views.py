@@ -5,20 +5,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from couples import once, ratelimit, services
-from couples.access import couple_required, get_invitation_for, seat
+from couples import once, panel, ratelimit, services
+from couples.access import couple_required, get_invitation_for
 from couples.forms import CodeForm, InviteForm, LeaveForm, SpaceForm
-from couples.models import Invitation, format_code
-from couples.viewer import viewer_for
-from exercises import daily
-from exercises.views import dashboard_sessions
-from rituals.agenda import dashboard_agenda
+from couples.models import Invitation
 
 Problem = Invitation.Problem
 PROBLEM_STATUS = {
@@ -27,93 +21,12 @@ PROBLEM_STATUS = {
     Problem.USED: 410,
     Problem.REVOKED: 410,
 }
-# The session keeps which invitation it may show or return to (its id and its
-# token's hash), never the link or the code: both are rebuilt from the
-# invitation when needed (``Invitation.current_secrets``).
-FRESH_KEY = "fresh_invitation"
-PENDING_KEY = "pending_invitation"
 
 
 def _render(request: HttpRequest, template: str, partial: str, ctx: dict, status: int = 200):
     """The whole page, or only the named partial when htmx asks for it."""
     name = f"{template}#{partial}" if request.htmx else template
     return render(request, name, ctx, status=status)
-
-
-def _marker(invitation: Invitation) -> dict:
-    return {"id": invitation.pk, "token_hash": invitation.token_hash}
-
-
-def _marks(request: HttpRequest, key: str, invitation: Invitation) -> bool:
-    """The session holds ``key`` for this invitation's current link and code."""
-    return request.session.get(key) == _marker(invitation)
-
-
-def _fresh_secrets(request: HttpRequest, invitation: Invitation | None) -> dict | None:
-    """The link and code of the open invitation, for the device that made them."""
-    if invitation is None or not _marks(request, FRESH_KEY, invitation):
-        return None
-    secrets = invitation.current_secrets()
-    if secrets is None:
-        return None
-    token, code = secrets
-    return {"url": Invitation.accept_url(token), "code": format_code(code)}
-
-
-def _remember_secrets(request: HttpRequest, invitation: Invitation) -> None:
-    request.session[FRESH_KEY] = _marker(invitation)
-
-
-def pending_invitation_path(request: HttpRequest) -> str | None:
-    """Where a visitor who opened an invitation link returns after signing up or
-    logging in, as long as that link still works."""
-    pending = request.session.get(PENDING_KEY)
-    if not isinstance(pending, dict):
-        return None
-    invitation = Invitation.objects.filter(
-        pk=pending.get("id"), token_hash=pending.get("token_hash")
-    ).first()
-    secrets = invitation.current_secrets() if invitation else None
-    return Invitation.accept_path(secrets[0]) if secrets else None
-
-
-def dashboard_context(request: HttpRequest) -> dict:
-    """The dashboard's context. Its two busy regions are cached fragments
-    (``couples.fragments``): their data is lazy, read only on a miss."""
-    couple, user, partner = request.couple, request.user, request.partner
-    invitation = None
-    if partner is None:
-        invitation = couple.invitations.pending().order_by("-created_at").first()
-    now = timezone.now()
-    return {
-        "couple": couple,
-        "agenda": SimpleLazyObject(lambda: dashboard_agenda(couple, user, now)),
-        "exercises": SimpleLazyObject(lambda: dashboard_sessions(couple, user)),
-        # Today's question, and the first week's "start here": read on a miss only.
-        "daily": SimpleLazyObject(lambda: daily.today_for(couple, user)),
-        "today": timezone.localdate(now, user.zone),
-        "couple_today": daily.couple_today(couple),
-        "members": request.viewer.members,
-        "partner": partner,
-        "invitation": invitation,
-        "secrets": _fresh_secrets(request, invitation),
-        "invite_form": InviteForm(user=user),
-    }
-
-
-@require_safe
-def dashboard(request: HttpRequest) -> HttpResponse:
-    viewer = viewer_for(request)
-    if viewer is None:
-        return render(request, "landing.html")
-    if viewer.membership is None:
-        return render(
-            request,
-            "couples/start.html",
-            {"space_form": SpaceForm(), "code_form": CodeForm()},
-        )
-    seat(request, viewer)
-    return render(request, "couples/dashboard.html", dashboard_context(request))
 
 
 @login_required
@@ -136,10 +49,10 @@ def _to_dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _invite_panel(request: HttpRequest, form: InviteForm | None = None, status: int = 200):
-    ctx = dashboard_context(request)
-    if form is not None:
-        ctx["invite_form"] = form
-    return _render(request, "couples/dashboard.html", "invite-panel", ctx, status=status)
+    """The dashboard's invitation panel alone for htmx; without htmx, as a page
+    of its own (the dashboard is drawn by ``home``, above this app)."""
+    template = "couples/_invite_panel.html" if request.htmx else "couples/invite.html"
+    return render(request, template, panel.context(request, form), status=status)
 
 
 @couple_required
@@ -162,7 +75,7 @@ def invite(request: HttpRequest) -> HttpResponse:
         email=form.cleaned_data["email"],
         request_key=key,
     )
-    _remember_secrets(request, invitation)
+    panel.remember_secrets(request, invitation)
     if invitation.email:
         messages.success(request, f"Invitation on its way to {invitation.email}.")
     if request.htmx:
@@ -182,7 +95,7 @@ def renew_invitation(request: HttpRequest, pk: int) -> HttpResponse:
         return _to_dashboard(request)
     services.renew_invitation(invitation, issued=request.POST.get("issued", ""))
     invitation.refresh_from_db()
-    _remember_secrets(request, invitation)
+    panel.remember_secrets(request, invitation)
     if invitation.email:
         messages.success(request, f"We sent a new link and code to {invitation.email}.")
     else:
@@ -197,7 +110,7 @@ def renew_invitation(request: HttpRequest, pk: int) -> HttpResponse:
 def revoke_invitation(request: HttpRequest, pk: int) -> HttpResponse:
     invitation = get_invitation_for(request, pk)
     invitation.revoke()
-    request.session.pop(FRESH_KEY, None)
+    request.session.pop(panel.FRESH_KEY, None)
     messages.info(request, "Invitation withdrawn. Its link and code no longer work.")
     if request.htmx:
         return _invite_panel(request)
@@ -223,7 +136,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         # The marker, not a ?next= with this path, brings the visitor back here
         # after signing up or logging in (accounts/adapter.py): allauth would keep
         # a ?next=, link and all, in the session until the email is confirmed.
-        request.session[PENDING_KEY] = _marker(found)
+        request.session[panel.PENDING_KEY] = panel.marker(found)
         signup_url = reverse("account_signup")
         if found.email:
             signup_url += "?" + urlencode({"email": found.email})
@@ -238,7 +151,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             services.accept_invitation(request.user, found.pk)
         except services.PairingError as error:
             return _problem_page(request, error.problem, found)
-        request.session.pop(PENDING_KEY, None)
+        request.session.pop(panel.PENDING_KEY, None)
         inviter = found.invited_by.get_short_name() if found.invited_by else "your partner"
         messages.success(request, f"Welcome! You now share a space with {inviter}.")
         return redirect("dashboard")
@@ -289,7 +202,7 @@ def leave(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             return render(request, "couples/leave.html", ctx, status=422)
         services.leave_couple(request.user)
-        request.session.pop(FRESH_KEY, None)
+        request.session.pop(panel.FRESH_KEY, None)
         messages.info(request, "You have left the space. You can start a new one any time.")
         return redirect("dashboard")
     return render(request, "couples/leave.html", ctx)

@@ -1,4 +1,5 @@
-"""Polls that cost one small query when nothing changed.
+"""The live exercise as others see it: polls that cost one small query when
+nothing changed, and the live and latest sessions the dashboard shows.
 
 A poll arrives every two seconds from each partner's open page. The viewer's
 one query (``couples.viewer``), which checks the session as Django's
@@ -40,3 +41,30 @@ def waiting_signature(request: HttpRequest) -> tuple[Viewer, str] | None:
     if viewer is None or viewer.couple is None:
         return None
     return viewer, str(viewer.extra["live"] or 0)
+
+
+HISTORY_SIZE = 5
+
+
+def waiting_context(couple, user) -> dict:
+    return dashboard_sessions(couple, user, history=0)
+
+
+def dashboard_sessions(couple, user, history: int = HISTORY_SIZE) -> dict:
+    """The live exercise, if any, and the latest finished ones, in one query.
+
+    A couple has at most one active session and can't start another while it
+    runs, so the active one is always the newest.
+    """
+    newest = list(
+        Session.objects.filter(couple=couple)
+        .select_related("started_by")
+        .order_by("-created_at")[: history + 1]
+    )
+    live_session = newest[0] if newest and newest[0].is_active else None
+    return {
+        "live_session": live_session,
+        "waiting_sig": str(live_session.pk if live_session else 0),
+        "live_started_by_partner": bool(live_session and live_session.started_by_id != user.pk),
+        "recent_sessions": [s for s in newest if not s.is_active][:history],
+    }

@@ -16,7 +16,6 @@ from exercises.forms import DailyAnswerForm, StartForm
 from exercises.kinds import love_maps
 from exercises.models import Entry, Session
 
-HISTORY_SIZE = 5
 DAILY_HISTORY = 14
 
 
@@ -181,31 +180,9 @@ def waiting(request: HttpRequest) -> HttpResponse:
     if request.GET.get("sig") == signature:
         return HttpResponse(status=204)
     timezone.activate(viewer.zone)
-    return render(request, "exercises/_waiting.html", waiting_context(viewer.couple, viewer.user))
-
-
-def waiting_context(couple, user) -> dict:
-    return dashboard_sessions(couple, user, history=0)
-
-
-def dashboard_sessions(couple, user, history: int = HISTORY_SIZE) -> dict:
-    """The live exercise, if any, and the latest finished ones, in one query.
-
-    A couple has at most one active session and can't start another while it
-    runs, so the active one is always the newest.
-    """
-    newest = list(
-        Session.objects.filter(couple=couple)
-        .select_related("started_by")
-        .order_by("-created_at")[: history + 1]
+    return render(
+        request, "exercises/_waiting.html", live.waiting_context(viewer.couple, viewer.user)
     )
-    live_session = newest[0] if newest and newest[0].is_active else None
-    return {
-        "live_session": live_session,
-        "waiting_sig": str(live_session.pk if live_session else 0),
-        "live_started_by_partner": bool(live_session and live_session.started_by_id != user.pk),
-        "recent_sessions": [s for s in newest if not s.is_active][:history],
-    }
 
 
 @couple_required

@@ -95,7 +95,7 @@ MATRIX: dict[str, Route] = {
     "rhythm": Route("get", LOGIN, 200, 200),
 }
 
-OUR_APPS = {"couples", "accounts", "rituals", "exercises"}
+OUR_APPS = {"couples", "accounts", "rituals", "exercises", "home"}
 
 
 def our_route_names() -> set[str]:

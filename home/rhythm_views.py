@@ -1,7 +1,7 @@
 """The "Our rhythm" page: the couple's last months drawn as charts, each with its table.
 
-The numbers come from ``couples.rhythm`` (one aggregate query per chart,
-over a capped window), the drawings from ``couples.charts``; this module
+The numbers come from ``home.rhythm`` (one aggregate query per chart,
+over a capped window), the drawings from ``home.charts``; this module
 only puts them side by side with their labels.
 """
 
@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.views.decorators.http import require_safe
 
-from couples import rhythm
 from couples.access import couple_required
-from couples.charts import HATCHED, SOLID, Bar, ColumnChart, Series, meter_svg, swatch_svg
 from exercises import daily
 from exercises.kinds import love_maps
+from home import rhythm
+from home.charts import HATCHED, SOLID, Bar, ColumnChart, Series, meter_svg, swatch_svg
 
 # "About five a week": a nod to the five-to-one finding, shown as a soft
 # band behind the appreciations, never as a line to reach.

@@ -3,7 +3,7 @@ from __future__ import annotations
 from allauth.account.adapter import DefaultAccountAdapter
 from django.http import HttpRequest
 
-from couples.views import pending_invitation_path
+from couples.panel import pending_invitation_path
 
 
 class AccountAdapter(DefaultAccountAdapter):

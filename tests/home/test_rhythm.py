@@ -21,11 +21,12 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from couples import charts, rhythm, services
+from couples import services
 from couples.models import Membership
 from exercises import daily
 from exercises.kinds import love_maps
 from exercises.models import Entry, Session, Visibility
+from home import charts, rhythm
 from rituals.models import Completion
 from tests.conftest import forget_cached_pages, logged_in
 from tests.factories import UserFactory, make_ritual
