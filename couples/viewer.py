@@ -68,10 +68,15 @@ Extra = Value | Row
 
 @dataclass
 class Viewer:
+    """The logged-in user; their active seat (with the space) or None outside
+    a space; the partner in the other seat, or None in solo mode; the extras
+    asked for, by name."""
+
     user: User
     membership: Membership | None
     partner: User | None
     extra: dict[str, Any] = field(default_factory=dict)
+    partner_membership: Membership | None = None
 
     @property
     def couple(self) -> Couple | None:
@@ -91,8 +96,6 @@ class Viewer:
             seats.append(self.partner_membership)
         return sorted(seats, key=lambda m: m.seat)
 
-    partner_membership: Membership | None = None
-
 
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
@@ -106,7 +109,7 @@ def _read(model: type[models.Model], values: list) -> models.Model | None:
     """A model instance from its columns in the row, converted as the ORM would
     (SQLite hands back text for datetimes); None for an outer join's nulls."""
     fields = model._meta.concrete_fields
-    if values[0] is None:  # the primary key: nothing was joined
+    if values[fields.index(model._meta.pk)] is None:  # an outer join found no row
         return None
     converted = []
     for f, value in zip(fields, values, strict=True):
