@@ -129,6 +129,10 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
+# Django's widget templates, with the ones every form repeats done in Python
+# (identical output, a fraction of the CPU): config/forms.py.
+FORM_RENDERER = "config.forms.FastRenderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
