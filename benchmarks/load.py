@@ -882,6 +882,15 @@ def main() -> None:
         "--redis-url", default=os.environ.get("REDIS_URL", ""), help="default: REDIS_URL"
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="no server: each member page in-process, CPU ms and statements per request",
+    )
+    parser.add_argument("--profile-rounds", type=int, default=30)
+    parser.add_argument(
+        "--profile-top", type=int, default=0, help="with --profile: print this many functions"
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="seed a tiny data set (seed.py --smoke), then every phase for a moment: "
@@ -899,6 +908,7 @@ def main() -> None:
             args.duration, args.warm_up, args.cold_rounds = 0.3, 0.3, 1
             args.think_duration, args.think_min, args.think_max = 1.5, 0.01, 0.05
             args.gunicorn_args += " --workers 1 --threads 2"  # a repeated --workers wins
+            args.profile_rounds = 2
             from common import PrivatePostgres, PrivateRedis
 
             if not args.database_url:
@@ -918,10 +928,72 @@ def main() -> None:
         )
         if not args.redis_url:
             parser.error("set REDIS_URL or --redis-url (a Redis database of its own)")
-        measure(args, phases)
+        if args.profile:
+            setup_django(args.database_url, args.redis_url)
+            profile(args)
+        else:
+            measure(args, phases)
+            if args.smoke:  # the in-process profile too, so it keeps working
+                profile(args)
     finally:
         for service in reversed(private):
             service.stop()
+
+
+def profile(args) -> None:
+    """In-process, no server: each member page through Django's test client (production
+    settings, warm caches), its CPU per request, its statements, and with ``--profile-top``
+    the functions that take the most (cProfile)."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.db import connection
+    from django.test import Client
+
+    routes = member_routes()
+    if args.pages:
+        routes = {name: routes[name] for name in args.pages.split(",") if name in routes}
+    user = make_users(1, routes)[0]
+    client = Client(HTTP_HOST=HOST)
+    client.cookies["sessionid"] = user.session_key
+    statements = 0
+
+    def count(execute, sql, params, many, context):
+        nonlocal statements
+        statements += 1
+        return execute(sql, params, many, context)
+
+    rows = []
+    try:
+        for name, path in user.paths.items():
+            for _ in range(3):  # templates compiled, regions cached
+                status = client.get(path).status_code
+            if status != 200:
+                raise SystemExit(f"{name}: {path} answered {status}")
+            statements = 0
+            with connection.execute_wrapper(count):
+                client.get(path)
+            queries = statements
+            began = time.process_time()
+            for _ in range(args.profile_rounds):
+                client.get(path)
+            cpu = (time.process_time() - began) * 1000 / args.profile_rounds
+            rows.append((name, cpu, queries))
+            if args.profile_top:
+                profiler = cProfile.Profile()
+                with profiler:
+                    for _ in range(args.profile_rounds):
+                        client.get(path)
+                out = io.StringIO()
+                stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+                stats.print_stats(args.profile_top)
+                print(f"\n--- {name} ({args.profile_rounds} requests)\n{out.getvalue()}")
+    finally:
+        forget_sessions([user])
+    print(f"  {'page':<18} {'CPU ms':>7} {'queries':>8}   (in-process, warm; {load_text()})")
+    for name, cpu, queries in sorted(rows, key=lambda row: -row[1]):
+        print(f"  {name:<18} {cpu:>7.2f} {queries:>8}")
 
 
 def measure(args, phases: list[str]) -> None:

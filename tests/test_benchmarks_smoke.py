@@ -107,11 +107,10 @@ def test_the_benchmark_runs_in_its_smoke_mode_and_prints_figures(script, bench_e
 def assert_every_page_measured(stdout: str) -> None:
     """load.py's table has a row with figures for every member page of the URLconf, the poll,
     keep and both ceilings, and a verdict for each page."""
-    rows = {
-        line.split()[0]: line
-        for line in stdout.splitlines()
-        if line.startswith("  ") and line.split()
-    }
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "share" in line and "think p95" in line)
+    table = lines[header + 1 : next(i for i, line in enumerate(lines) if "(share:" in line)]
+    rows = {line.split()[0]: line for line in table if line.startswith("  ") and line.split()}
     expected = member_pages() | {"poll", "keep", "bare", "ceiling"}
     missing = {name for name in expected if name not in rows}
     assert not missing, f"load.py --smoke measured no {sorted(missing)}:\n{stdout[-6000:]}"
@@ -121,6 +120,7 @@ def assert_every_page_measured(stdout: str) -> None:
     for name in member_pages():
         assert re.search(rf"(PASS|MISS)  {name}: \d+/s = \d+% of the bare ceiling", stdout), name
         assert re.search(rf"(PASS|MISS)  {name}: p95 [\d.]+ ms with think time", stdout), name
+        assert re.search(rf"\n  {name} +[\d.]+ +\d+\n", stdout), f"{name}: not profiled"
 
 
 @pytest.mark.parametrize("script", ["seed.py", "load.py"])
