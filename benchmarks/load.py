@@ -948,9 +948,11 @@ def profile(args) -> None:
     import io
     import pstats
 
+    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
 
+    call_command("collectstatic", interactive=False, verbosity=0)  # production static files
     routes = member_routes()
     if args.pages:
         routes = {name: routes[name] for name in args.pages.split(",") if name in routes}
