@@ -728,6 +728,18 @@ def bare_rate(closed: dict[str, Phase]) -> float:
     return statistics.fmean(rates) if rates else 0.0
 
 
+def cpu_share(closed: dict[str, Phase], name: str) -> str:
+    """The bare ceiling's CPU per request (gunicorn + PostgreSQL) over the page's: the share
+    of the ceiling's throughput the page would reach if both were bound by this machine's CPU.
+    Steadier than throughput when other work takes a varying part of the machine."""
+    bare = [closed[k] for k in ("bare", "bare (end)") if k in closed]
+    page = closed.get(name)
+    if not bare or page is None or not page.stats.requests:
+        return ""
+    ceiling = statistics.fmean(p.cpu_ms(p.app_cpu + p.db_cpu) for p in bare)
+    return f"{ceiling / page.cpu_ms(page.app_cpu + page.db_cpu):.0%}"
+
+
 def print_table(
     closed: dict[str, Phase],
     cold: dict[str, Stats],
@@ -739,7 +751,7 @@ def print_table(
     print(
         f"  {'page':<18} {'req/s':>7} {'share':>6} {'ceil.':>6} {'p50 ms':>7} {'p95 ms':>7} "
         f"{'p99 ms':>7} {'errors':>7} {'app CPU':>8} {'db CPU':>7} {'cold ms':>8} "
-        f"{'warm ms':>8} {'think p95':>10}"
+        f"{'warm ms':>8} {'think p95':>10} {'CPU share':>9}"
     )
     names = list(dict.fromkeys([*closed, *cold, *think]))
     for name in names:
@@ -759,13 +771,15 @@ def print_table(
             cells.append(f"{'':>7} {'':>6} {'':>6} {'':>7} {'':>7} {'':>7} {'':>7} {'':>8} {'':>7}")
         cells.append(f"{_median(cold.get(name)):>8} {_median(warm.get(name)):>8}")
         cells.append(f"{_p95(think.get(name)):>10}")
+        cells.append(f"{cpu_share(closed, name):>9}")
         print(" ".join(cells))
         for stats in (phase.stats if phase else None, think.get(name), cold.get(name)):
             for sample in stats.samples if stats else ():
                 print(f"      e.g. {sample}")
     print(
         "  (share: of the bare ceiling's throughput; ceil.: of the logged-in ceiling's; CPU in ms "
-        "per request; cold: first view after a keep/undo, warm: the view after it, medians)"
+        "per request; cold: first view after a keep/undo, warm: the view after it, medians; "
+        "CPU share: the bare ceiling's CPU per request over the page's)"
     )
 
 
@@ -795,7 +809,8 @@ def judge(
             (
                 share >= target and closed[name].stats.errors == 0,
                 f"{name}: {closed[name].rate:.0f}/s = {share:.0%} of the bare ceiling's "
-                f"{bare:.0f}/s (>= {target:.0%}), {closed[name].stats.errors} errors",
+                f"{bare:.0f}/s (>= {target:.0%}), {closed[name].stats.errors} errors; "
+                f"by CPU per request {cpu_share(closed, name)}",
             )
         )
     for name in [*pages, "poll", "keep"]:
