@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
+from django.forms.renderers import get_default_renderer
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User, validate_time_zone
 from config import timezones
@@ -38,15 +42,66 @@ class TimeZoneField(forms.ChoiceField):
             and current in timezones.legacy_names()
         ):
             self.choices = [*self.choices, ("Your current setting", [(current, current)])]
+            self.widget.standard_choices = False
         return super().get_bound_field(form, field_name)
 
 
 def zone_choices() -> list:
+    return list(_zone_choices())
+
+
+@cache
+def _zone_choices() -> tuple:
     groups: dict[str, list[tuple[str, str]]] = {}
     for zone in timezones.zones():
         groups.setdefault(zone.region, []).append((zone.name, zone.label))
     utc = groups.pop("")
-    return [*utc, *((timezones.REGIONS[region], items) for region, items in groups.items())]
+    return (*utc, *((timezones.REGIONS[region], items) for region, items in groups.items()))
+
+
+CLOSE = "\n</select>"
+
+
+@cache
+def _zone_options(renderer) -> str:
+    """The ~600 <option>s and <optgroup>s, none selected, as the renderer writes them."""
+    html = forms.Select(choices=zone_choices()).render("z", None, renderer=renderer)
+    opening = '<select name="z">'
+    if not (html.startswith(opening) and html.endswith(CLOSE)):
+        return ""  # a renderer that writes selects otherwise: ZoneSelect renders in full
+    return html[len(opening) : -len(CLOSE)]
+
+
+class ZoneSelect(forms.Select):
+    """The time-zone select, its options written once per process (they are the same
+    for everyone): each render writes the opening tag with this field's attributes and
+    marks the selected option, identical to a full render (tests/accounts)."""
+
+    standard_choices = True  # False once a person's legacy zone is offered too
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        renderer = renderer or get_default_renderer()
+        options = _zone_options(renderer) if self.standard_choices else ""
+        if not options:
+            return super().render(name, value, attrs, renderer)
+        context = {
+            "widget": {
+                "name": name,
+                "is_hidden": self.is_hidden,
+                "required": self.is_required,
+                "value": self.format_value(value),
+                "attrs": self.build_attrs(self.attrs, attrs),
+                "template_name": self.template_name,
+                "optgroups": [],
+            }
+        }
+        shell = self._render(self.template_name, context, renderer)
+        if not shell.endswith(CLOSE):
+            return super().render(name, value, attrs, renderer)
+        for chosen in context["widget"]["value"][:1]:
+            marker = f'<option value="{escape(chosen)}">'
+            options = options.replace(marker, f"{marker[:-1]} selected>", 1)
+        return mark_safe(shell[: -len(CLOSE)] + options + CLOSE)  # noqa: S308 (rendered, escaped)
 
 
 def time_zone_field() -> TimeZoneField:
@@ -60,7 +115,7 @@ def time_zone_field() -> TimeZoneField:
         initial="UTC",
         help_text="Reminders arrive, and times show, in this zone.",
         validators=[validate_time_zone],
-        widget=forms.Select(
+        widget=ZoneSelect(
             attrs={
                 "data-detect-time-zone": "",
                 "data-zone-picker": "",

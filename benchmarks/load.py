@@ -1,36 +1,50 @@
-"""Load benchmark: the pages couples use most, under gunicorn, against the seeded data set.
+"""Load benchmark: every member page, the poll and two ceilings, under gunicorn, on seeded data.
 
 Seed first (benchmarks/seed.py), then:
 
-    .venv/bin/python benchmarks/load.py [--users 50] [--duration 60] [--think 1.0]
-        [--servers gthread,sync] [--phases ceiling,mix,dashboard,ritual,keep,poll]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tend_bench_load \\
+    REDIS_URL=redis://127.0.0.1:6379/<db> \\
+        .venv/bin/python benchmarks/load.py [--users 50] [--duration 15] \\
+            [--phases bare,ceiling,pages,poll,keep,cold,think] [--pages rituals,exercises]
 
-It starts gunicorn on a free 127.0.0.1 port with production settings
-(DEBUG off, Redis cache and sessions, PostgreSQL from DATABASE_URL, default
-postgres://postgres@127.0.0.1:5432/tend_bench_load), logs in ``--users``
-partners of the seeded couples (sessions written straight into the session
-store, as a log-in would, to keep password hashing out of the figures), gives
-each couple a live exercise, and runs these phases, each ``--duration``
-seconds at the same concurrency:
+It starts gunicorn (4 workers x 4 threads, gthread) on a free 127.0.0.1 port
+with production settings (DEBUG off, Redis cache and sessions from REDIS_URL or
+``--redis-url``, PostgreSQL from DATABASE_URL or ``--database-url``), logs in
+``--users`` partners of the first seeded couples (sessions written straight
+into the session store, as a log-in would, to keep password hashing out of
+the figures), gives each couple a live exercise, and measures:
 
-- ``ceiling``: every user requests /bench/ceiling/ back to back (one query,
-  one tiny template; with the user's cookies, so it also pays the session
-  read and the user query every page pays; ``--anonymous-ceiling`` drops
-  them): what this machine, gunicorn and PostgreSQL do at best;
-- ``mix``: every user loops dashboard → ritual page → mark today's
-  occurrence kept (or undo it, alternately), pausing ``--think`` seconds
-  (±50 %) between pages as a person would, while their open exercise polls
-  every 2 s with the version it has (a 204);
-- ``dashboard``, ``ritual``, ``keep``, ``poll``: every user requests that one
-  page back to back: its throughput, read as a share of the ceiling's.
+- ``bare``: /bench/bare/, answered by the outermost middleware: one query, one
+  tiny template, no session, no authentication (config/ceiling.py). Run
+  first and last; every page's throughput is read as a share of the mean;
+- ``ceiling``: /bench/ceiling/, the same page as an ordinary view with the
+  user's cookies (the session read and user query every page pays);
+- ``pages``: every member GET page of the URLconf (``tests.member_pages``,
+  which the access matrix keeps complete), each filled in with the user's
+  own couple's ids (their ritual, their live exercise, a finished one for the
+  summary): a page added to the app is measured without being listed here,
+  and a route whose parameters can't be filled in stops the run;
+- ``poll``: the live exercise's poll with the version it has (a 204);
+  ``keep``: marking the ritual kept / undoing it (an htmx POST);
+- each of those back to back by every user (closed loop) for ``--duration``
+  seconds: requests/s, its share of the bare ceiling's, p50/p95/p99, errors,
+  and CPU ms per request of gunicorn and of PostgreSQL's backends (/proc);
+- ``cold``: one user, one request at a time: the partner's write (keep or
+  undo, which the dashboard's agenda and the ritual's page show), then the
+  page (cold), then the page again (warm); medians of ``--cold-rounds``;
+- ``think``: ``--think-users`` people (50) wandering over every page with a
+  random pause of ``--think-min``..``--think-max`` seconds (1-3) between
+  pages, while their live exercise polls every 2 s: p95 per page.
 
-Prints per phase and page: requests, requests/s, p50/p95/p99 latency and the
-error rate; each page's throughput as a share of the ceiling's; PASS/MISS per
-target (at 50 users on 2 cores: dashboard p95 <= 150 ms with no errors and
-poll p95 <= 30 ms under the mix; every page >= 40 % of the ceiling's
-throughput). The load generator is a small asyncio HTTP/1.1 keep-alive
-client (no dependency), only ever to 127.0.0.1, bounded in time and in count.
+Then PASS/MISS per target: every page >= 40 % of the bare ceiling's
+throughput, the dashboard and the poll >= 60 %, p95 <= 50 ms with think time,
+no errors. The load generator is a small asyncio HTTP/1.1 keep-alive client
+(no dependency), only ever to 127.0.0.1, bounded in time and in count.
 gunicorn is always stopped, the sessions made for the run are deleted.
+
+``--smoke`` is a seconds-long run of every phase on a tiny data set
+(``seed.py --smoke`` first). Without DATABASE_URL / REDIS_URL it starts a
+private PostgreSQL and Redis and removes them after.
 """
 
 from __future__ import annotations
@@ -42,6 +56,7 @@ import random
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -62,14 +77,18 @@ SERVERS = {
     "sync": ["--workers", "5"],
 }
 DEFAULT_SERVER = "gthread"
-PHASES = ["ceiling", "mix", "dashboard", "ritual", "keep", "poll"]
-TARGETS = {"dashboard_p95_ms": 150.0, "poll_p95_ms": 30.0, "share_of_ceiling": 0.40}
+PHASES = ["bare", "ceiling", "pages", "poll", "keep", "cold", "think"]
+TARGETS = {"share": 0.40, "share_busiest": 0.60, "think_p95_ms": 50.0}
+BUSIEST = ("dashboard", "poll")  # pages held to the higher share
 REQUEST_TIMEOUT = 10.0
-ANONYMOUS_CEILING = False  # --anonymous-ceiling: no cookie, so no session read and no user query
 IDLE_RECONNECT = 1.5  # gunicorn closes idle keep-alive connections after 2 s
+# Route parameters, by the app whose view takes them: which of the user's
+# own objects fills them in. Anything else stops the run (fill_paths).
+FILL_BY_APP = {("rituals", "pk"): "ritual", ("exercises", "pk"): "session"}
+FILL_BY_ROUTE = {("exercise_summary", "pk"): "finished_session"}
 
 
-def production_env(database_url: str) -> dict[str, str]:
+def production_env(database_url: str, redis_url: str) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "false",
@@ -78,7 +97,7 @@ def production_env(database_url: str) -> dict[str, str]:
         "SITE_URL": f"http://{HOST}",
         "SMTP_HOST": "localhost",
         "SECURE_SSL_REDIRECT": "false",
-        "REDIS_URL": "redis://127.0.0.1:6379/7",
+        "REDIS_URL": redis_url,
         "DATABASE_URL": database_url,
         "BENCHMARK_CEILING": "true",
         "LOG_LEVEL": "WARNING",
@@ -190,6 +209,7 @@ class User:
     occurrence: str  # ISO instant of the ritual's latest past occurrence
     exercise_id: int
     version: int
+    paths: dict[str, str] = field(default_factory=dict)  # member page -> its path for this user
     csrf_cookie: str = ""
     csrf_header: str = ""
     kept: bool = False
@@ -251,8 +271,8 @@ class Run:
             conn.close()
             problem = f"{type(error).__name__}: {error}"
         finished = time.monotonic()
-        if finished > self.end:
-            return result  # finished after the phase: not counted
+        if finished > self.end and label in self.stats:
+            return result  # finished after the phase: not counted (unless the page's first)
         stats = self.stats.setdefault(label, Stats())
         if result is not None and result[0] == expect:
             stats.latencies.append((finished - started) * 1000)
@@ -273,12 +293,13 @@ def htmx_headers(user: User) -> dict[str, str]:
     return {"Cookie": user.cookies(), "HX-Request": "true", "Accept": "text/html"}
 
 
-async def get_dashboard(run: Run, conn: Connection, user: User, label: str = "dashboard"):
-    await run.send(conn, label, "GET", "/", page_headers(user))
+def get_page(name: str):
+    """The request of one member page (by route name), with the user's own ids."""
 
+    async def get(run: Run, conn: Connection, user: User, label: str = name):
+        await run.send(conn, label, "GET", user.paths[name], page_headers(user))
 
-async def get_ritual(run: Run, conn: Connection, user: User, label: str = "ritual"):
-    await run.send(conn, label, "GET", f"/rituals/{user.ritual_id}/", page_headers(user))
+    return get
 
 
 async def post_keep(run: Run, conn: Connection, user: User, label: str = "keep"):
@@ -307,17 +328,12 @@ async def get_poll(run: Run, conn: Connection, user: User, label: str = "poll"):
 
 async def get_ceiling(run: Run, conn: Connection, user: User, label: str = "ceiling"):
     """The same users, logged in: it pays the session read and user query every page pays."""
-    headers = {"Accept": "text/html"} if ANONYMOUS_CEILING else page_headers(user)
-    await run.send(conn, label, "GET", "/bench/ceiling/", headers)
+    await run.send(conn, label, "GET", "/bench/ceiling/", page_headers(user))
 
 
-SOLO = {
-    "ceiling": get_ceiling,
-    "dashboard": get_dashboard,
-    "ritual": get_ritual,
-    "keep": post_keep,
-    "poll": get_poll,
-}
+async def get_bare(run: Run, conn: Connection, user: User, label: str = "bare"):
+    """No cookie, and no middleware but the one that answers it."""
+    await run.send(conn, label, "GET", "/bench/bare/", {"Accept": "text/html"})
 
 
 async def closed_loop(run: Run, user: User, page) -> None:
@@ -327,19 +343,20 @@ async def closed_loop(run: Run, user: User, page) -> None:
     conn.close()
 
 
-async def person(run: Run, user: User, think: float, rng: random.Random) -> None:
-    """Dashboard, the ritual page, mark it: a person's loop, pausing between pages."""
+async def wanderer(
+    run: Run, user: User, pages: list, pause: tuple[float, float], rng: random.Random
+) -> None:
+    """A person: every page in a random order, again and again, pausing between them."""
     conn = Connection(run.port)
-    await asyncio.sleep(rng.uniform(0, think or 0.05))
-    while not run.over():
-        for page in (get_dashboard, get_ritual, post_keep):
-            if run.over():
+    await asyncio.sleep(rng.uniform(0, pause[1]))
+    first = True  # the first round is finished in any case: every page has a figure
+    while first or not run.over():
+        for page in rng.sample(pages, len(pages)):
+            if run.over() and not first:
                 break
             await page(run, conn, user)
-            if think:
-                await asyncio.sleep(
-                    min(rng.uniform(0.5, 1.5) * think, max(0, run.end - time.monotonic()))
-                )
+            await asyncio.sleep(min(rng.uniform(*pause), max(0, run.end - time.monotonic())))
+        first = False
     conn.close()
 
 
@@ -360,20 +377,50 @@ async def poller(run: Run, user: User, interval: float, rng: random.Random) -> N
     conn.close()
 
 
-async def run_phase(
-    name: str, port: int, users: list[User], duration: float, args
+async def run_closed(
+    port: int, users: list[User], page, duration: float, max_requests: int
 ) -> tuple[dict[str, Stats], float]:
-    run = Run(port, time.monotonic() + duration, args.max_requests)
-    rng = random.Random(args.random_seed)
+    run = Run(port, time.monotonic() + duration, max_requests)
     started = time.monotonic()
-    if name == "mix":
-        tasks = [person(run, u, args.think, rng) for u in users]
-        tasks += [poller(run, u, args.poll_interval, rng) for u in users]
-    else:
-        tasks = [closed_loop(run, u, SOLO[name]) for u in users]
-    await asyncio.gather(*tasks)
-    elapsed = min(time.monotonic(), run.end) - started
-    return run.stats, elapsed
+    await asyncio.gather(*[closed_loop(run, u, page) for u in users])
+    return run.stats, min(time.monotonic(), run.end) - started
+
+
+async def run_think(
+    port: int, users: list[User], names: list[str], args
+) -> tuple[dict[str, Stats], float]:
+    run = Run(port, time.monotonic() + args.think_duration, args.max_requests)
+    rng = random.Random(args.random_seed)
+    pages = [get_page(name) for name in names] + [post_keep]
+    pause = (args.think_min, args.think_max)
+    started = time.monotonic()
+    await asyncio.gather(
+        *[wanderer(run, u, pages, pause, rng) for u in users],
+        *[poller(run, u, args.poll_interval, rng) for u in users],
+    )
+    return run.stats, min(time.monotonic(), run.end) - started
+
+
+async def run_cold(
+    port: int, user: User, names: list[str], rounds: int
+) -> tuple[dict[str, Stats], dict[str, Stats]]:
+    """Per page: a write the cached regions show, the page (cold), the page again (warm)."""
+    run = Run(port, time.monotonic() + 3600, 10**6)
+    cold: dict[str, Stats] = {}
+    warm: dict[str, Stats] = {}
+    conn = Connection(port)
+    for name in [*names, "poll"]:
+        page = get_poll if name == "poll" else get_page(name)
+        for _ in range(rounds):
+            await post_keep(run, conn, user, label="write")
+            await page(run, conn, user, label="cold")
+            await page(run, conn, user, label="warm")
+        cold[name] = run.stats.pop("cold", Stats())
+        warm[name] = run.stats.pop("warm", Stats())
+    conn.close()
+    if run.stats.get("write", Stats()).errors:
+        raise SystemExit(f"the writes of the cold phase failed: {run.stats['write'].samples}")
+    return cold, warm
 
 
 async def prepare_csrf(port: int, users: list[User]) -> None:
@@ -394,15 +441,19 @@ async def prepare_csrf(port: int, users: list[User]) -> None:
         user.csrf_header = token.group(1).decode()
 
 
-async def warm_up(port: int, users: list[User], seconds: float) -> None:
-    """Every page a few times on every worker: templates compiled, connections opened."""
+async def warm_up(port: int, users: list[User], names: list[str], seconds: float) -> None:
+    """Every page on every worker: templates compiled, connections opened, regions cached."""
     run = Run(port, time.monotonic() + seconds, 10**6)
-    rng = random.Random(0)
-    await asyncio.gather(
-        *[person(run, u, 0, rng) for u in users],
-        *[closed_loop(run, u, get_ceiling) for u in users[:10]],
-        *[closed_loop(run, u, get_poll) for u in users[:10]],
-    )
+    pages = [get_page(name) for name in names] + [post_keep, get_poll, get_ceiling, get_bare]
+
+    async def visit_all(user: User) -> None:
+        conn = Connection(port)
+        while not run.over():
+            for page in pages:
+                await page(run, conn, user)
+        conn.close()
+
+    await asyncio.gather(*[visit_all(u) for u in users])
     errors = {label: s for label, s in run.stats.items() if s.errors}
     if errors:
         for label, stats in errors.items():
@@ -415,14 +466,56 @@ async def warm_up(port: int, users: list[User], seconds: float) -> None:
 # --- setting up: data, sessions, gunicorn -------------------------------------------
 
 
-def setup_django(database_url: str) -> None:
-    os.environ.update(production_env(database_url))
+def setup_django(database_url: str, redis_url: str) -> None:
+    os.environ.update(production_env(database_url, redis_url))
     import django
 
     django.setup()
 
 
-def make_users(count: int) -> list[User]:
+def member_routes() -> dict[str, object]:
+    """Every member GET page of the URLconf (name -> URLPattern), as the access matrix has them."""
+    from django.urls import URLResolver, get_resolver
+
+    from tests.member_pages import member_pages
+
+    wanted = member_pages()
+    found: dict[str, object] = {}
+
+    def walk(patterns) -> None:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns)
+            elif entry.name in wanted:
+                found.setdefault(entry.name, entry)
+
+    walk(get_resolver().url_patterns)
+    if missing := wanted - set(found):
+        raise SystemExit(f"member pages not in the URLconf: {sorted(missing)}")
+    return dict(sorted(found.items()))
+
+
+def fill_paths(routes: dict[str, object], objects: dict[str, int]) -> dict[str, str]:
+    """Each route's path with this user's ids; a parameter nobody can fill in stops the run."""
+    from django.urls import reverse
+
+    paths = {}
+    for name, pattern in routes.items():
+        app = pattern.callback.__module__.split(".")[0]
+        kwargs = {}
+        for param in pattern.pattern.regex.groupindex:
+            source = FILL_BY_ROUTE.get((name, param)) or FILL_BY_APP.get((app, param))
+            if source is None:
+                raise SystemExit(
+                    f"load.py can't fill in the parameter {param!r} of the member page {name!r} "
+                    f"({pattern.pattern}): add it to FILL_BY_APP or FILL_BY_ROUTE"
+                )
+            kwargs[param] = objects[source]
+        paths[name] = reverse(name, kwargs=kwargs)
+    return paths
+
+
+def make_users(count: int, routes: dict[str, object]) -> list[User]:
     """Log in ``count`` partners of the first seeded couples, each couple with a live exercise."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -431,6 +524,7 @@ def make_users(count: int) -> list[User]:
 
     from couples.models import Membership
     from exercises import engine
+    from exercises.models import Session
     from rituals.models import Ritual
 
     memberships = list(
@@ -450,12 +544,21 @@ def make_users(count: int) -> list[User]:
             )
         ritual = rituals[(membership.seat - 1) % len(rituals)]
         occurrence = ritual.schedule.previous_before(now, 1)[0]
+        finished = (
+            Session.objects.filter(couple=couple, status=Session.Status.FINISHED)
+            .order_by("-pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if finished is None:
+            raise SystemExit(f"couple {couple.pk} has no finished exercise: seed with seed.py")
         exercise = engine.start(couple, person, membership.seat, "eye_gazing", "two_devices", {})
         store = SessionStore()
         store[SESSION_KEY] = str(person.pk)
         store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
         store[HASH_SESSION_KEY] = person.get_session_auth_hash()
         store.create()
+        objects = {"ritual": ritual.pk, "session": exercise.pk, "finished_session": finished}
         users.append(
             User(
                 user_id=person.pk,
@@ -464,6 +567,7 @@ def make_users(count: int) -> list[User]:
                 occurrence=occurrence.isoformat(),
                 exercise_id=exercise.pk,
                 version=exercise.version,
+                paths=fill_paths(routes, objects),
             )
         )
     if len(users) < count:
@@ -488,7 +592,13 @@ def free_port() -> int:
 
 class Gunicorn:
     def __init__(
-        self, server: str, port: int, database_url: str, extra: list[str], wsgi: str
+        self,
+        server: str,
+        port: int,
+        database_url: str,
+        redis_url: str,
+        extra: list[str],
+        wsgi: str,
     ) -> None:
         self.server = server
         self.port = port
@@ -501,7 +611,7 @@ class Gunicorn:
             *SERVERS[server],
             *extra,
         ]
-        self.env = os.environ | production_env(database_url)
+        self.env = os.environ | production_env(database_url, redis_url)
         self.log = ROOT / "var" / "bench-load-gunicorn.log"
         self.process: subprocess.Popen | None = None
 
@@ -598,79 +708,123 @@ def load_text() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+@dataclass
+class Phase:
+    stats: Stats
+    elapsed: float
+    app_cpu: float = 0.0  # seconds of gunicorn
+    db_cpu: float = 0.0  # seconds of PostgreSQL's backends
+
+    @property
+    def rate(self) -> float:
+        return len(self.stats.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def cpu_ms(self, seconds: float) -> float:
+        return seconds * 1000 / self.stats.requests if self.stats.requests else float("nan")
+
+
+def bare_rate(closed: dict[str, Phase]) -> float:
+    rates = [closed[k].rate for k in ("bare", "bare (end)") if k in closed]
+    return statistics.fmean(rates) if rates else 0.0
+
+
+def cpu_share(closed: dict[str, Phase], name: str) -> str:
+    """The bare ceiling's CPU per request (gunicorn + PostgreSQL) over the page's: the share
+    of the ceiling's throughput the page would reach if both were bound by this machine's CPU.
+    Steadier than throughput when other work takes a varying part of the machine."""
+    bare = [closed[k] for k in ("bare", "bare (end)") if k in closed]
+    page = closed.get(name)
+    if not bare or page is None or not page.stats.requests:
+        return ""
+    ceiling = statistics.fmean(p.cpu_ms(p.app_cpu + p.db_cpu) for p in bare)
+    return f"{ceiling / page.cpu_ms(page.app_cpu + page.db_cpu):.0%}"
+
+
 def print_table(
-    results: dict[str, tuple[dict[str, Stats], float]], cpu: dict[str, tuple[float, ...]]
+    closed: dict[str, Phase],
+    cold: dict[str, Stats],
+    warm: dict[str, Stats],
+    think: dict[str, Stats],
 ) -> None:
-    """One line per phase and page; CPU per request (gunicorn, PostgreSQL) for one-page phases."""
+    bare = bare_rate(closed)
+    ceiling = closed["ceiling"].rate if "ceiling" in closed else 0.0
     print(
-        f"  {'phase':<10} {'page':<10} {'requests':>9} {'req/s':>8} {'p50 ms':>8} "
-        f"{'p95 ms':>8} {'p99 ms':>8} {'errors':>8} {'CPU ms/req: app':>15} {'db':>5}"
+        f"  {'page':<18} {'req/s':>7} {'share':>6} {'ceil.':>6} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'p99 ms':>7} {'errors':>7} {'app CPU':>8} {'db CPU':>7} {'cold ms':>8} "
+        f"{'warm ms':>8} {'think p95':>10} {'CPU share':>9}"
     )
-    for phase, (stats_by_page, elapsed) in results.items():
-        total = sum(s.requests for s in stats_by_page.values())
-        for page, stats in stats_by_page.items():
-            rate = stats.requests / elapsed if elapsed else 0
-            error_rate = stats.errors / stats.requests if stats.requests else 0
-            per_request = (
-                f"{cpu[phase][0] * 1000 / total:>15.1f} {cpu[phase][1] * 1000 / total:>5.1f}"
-                if len(stats_by_page) == 1 and total
-                else ""
+    names = list(dict.fromkeys([*closed, *cold, *think]))
+    for name in names:
+        phase = closed.get(name)
+        cells = [f"  {name:<18}"]
+        if phase is not None:
+            stats = phase.stats
+            errors = stats.errors / stats.requests if stats.requests else 0.0
+            cells.append(
+                f"{phase.rate:>7.1f} {_share(phase.rate, bare):>6} "
+                f"{_share(phase.rate, ceiling):>6} "
+                f"{stats.percentile(50):>7.1f} {stats.percentile(95):>7.1f} "
+                f"{stats.percentile(99):>7.1f} {errors:>7.1%} {phase.cpu_ms(phase.app_cpu):>8.2f} "
+                f"{phase.cpu_ms(phase.db_cpu):>7.2f}"
             )
-            print(
-                f"  {phase:<10} {page:<10} {stats.requests:>9,} {rate:>8.1f} "
-                f"{stats.percentile(50):>8.1f} {stats.percentile(95):>8.1f} "
-                f"{stats.percentile(99):>8.1f} {error_rate:>7.2%} {per_request}"
-            )
-            for sample in stats.samples:
+        else:
+            cells.append(f"{'':>7} {'':>6} {'':>6} {'':>7} {'':>7} {'':>7} {'':>7} {'':>8} {'':>7}")
+        cells.append(f"{_median(cold.get(name)):>8} {_median(warm.get(name)):>8}")
+        cells.append(f"{_p95(think.get(name)):>10}")
+        cells.append(f"{cpu_share(closed, name):>9}")
+        print(" ".join(cells))
+        for stats in (phase.stats if phase else None, think.get(name), cold.get(name)):
+            for sample in stats.samples if stats else ():
                 print(f"      e.g. {sample}")
+    print(
+        "  (share: of the bare ceiling's throughput; ceil.: of the logged-in ceiling's; CPU in ms "
+        "per request; cold: first view after a keep/undo, warm: the view after it, medians; "
+        "CPU share: the bare ceiling's CPU per request over the page's)"
+    )
 
 
-def judge(results: dict[str, tuple[dict[str, Stats], float]]) -> list[tuple[bool, str]]:
+def _share(rate: float, ceiling: float) -> str:
+    return f"{rate / ceiling:.0%}" if ceiling else ""
+
+
+def _median(stats: Stats | None) -> str:
+    return f"{stats.percentile(50):.1f}" if stats and stats.latencies else ""
+
+
+def _p95(stats: Stats | None) -> str:
+    return f"{stats.percentile(95):.1f}" if stats and stats.latencies else ""
+
+
+def judge(
+    closed: dict[str, Phase], think: dict[str, Stats], pages: list[str]
+) -> list[tuple[bool, str]]:
     verdicts = []
-
-    def rate(phase: str, page: str) -> float | None:
-        if phase not in results or page not in results[phase][0]:
-            return None
-        stats, elapsed = results[phase][0][page], results[phase][1]
-        return len(stats.latencies) / elapsed if elapsed else None
-
-    if "mix" in results:
-        mix = results["mix"][0]
-        dashboard = mix.get("dashboard", Stats())
-        p95 = dashboard.percentile(95)
-        ok = p95 <= TARGETS["dashboard_p95_ms"] and dashboard.errors == 0 and dashboard.latencies
+    bare = bare_rate(closed)
+    for name in [*pages, "poll"]:
+        if name not in closed or not bare:
+            continue
+        share = closed[name].rate / bare
+        target = TARGETS["share_busiest"] if name in BUSIEST else TARGETS["share"]
         verdicts.append(
             (
-                bool(ok),
-                f"dashboard p95 {p95:.1f} ms <= {TARGETS['dashboard_p95_ms']:.0f} ms "
-                f"under the mix, {dashboard.errors} errors",
+                share >= target and closed[name].stats.errors == 0,
+                f"{name}: {closed[name].rate:.0f}/s = {share:.0%} of the bare ceiling's "
+                f"{bare:.0f}/s (>= {target:.0%}), {closed[name].stats.errors} errors; "
+                f"by CPU per request {cpu_share(closed, name)}",
             )
         )
-        poll = mix.get("poll", Stats())
-        p95 = poll.percentile(95)
+    for name in [*pages, "poll", "keep"]:
+        if name not in think:
+            continue
+        stats = think[name]
+        p95 = stats.percentile(95)
         verdicts.append(
             (
-                bool(p95 <= TARGETS["poll_p95_ms"] and poll.latencies),
-                f"poll p95 {p95:.1f} ms <= {TARGETS['poll_p95_ms']:.0f} ms under the mix "
-                f"({poll.errors} errors)",
+                bool(stats.latencies) and p95 <= TARGETS["think_p95_ms"] and stats.errors == 0,
+                f"{name}: p95 {p95:.1f} ms with think time (<= {TARGETS['think_p95_ms']:.0f} ms), "
+                f"{stats.errors} errors of {stats.requests}",
             )
         )
-        errors = sum(s.errors for s in mix.values())
-        verdicts.append((errors == 0, f"no errors under the mix ({errors})"))
-    ceiling = rate("ceiling", "ceiling")
-    if ceiling:
-        for page in ("dashboard", "ritual", "keep", "poll"):
-            page_rate = rate(page, page)
-            if page_rate is None:
-                continue
-            share = page_rate / ceiling
-            verdicts.append(
-                (
-                    share >= TARGETS["share_of_ceiling"],
-                    f"{page} throughput {page_rate:.0f}/s = {share:.0%} of the ceiling's "
-                    f"{ceiling:.0f}/s (>= {TARGETS['share_of_ceiling']:.0%})",
-                )
-            )
     return verdicts
 
 
@@ -683,18 +837,46 @@ def seed_smoke(database_url: str) -> None:
     subprocess.run([sys.executable, str(script), "--smoke"], env=env, check=True)
 
 
+def measure_closed(name: str, page, gunicorn: Gunicorn, users: list[User], args) -> Phase:
+    before = load_text()
+    server_cpu = cpu_seconds(gunicorn.process.pid)
+    db_cpu = database_cpu()
+    own_cpu = time.process_time()
+    busy = machine_busy_seconds()
+    stats_by_label, elapsed = asyncio.run(
+        run_closed(gunicorn.port, users, page, args.duration, args.max_requests)
+    )
+    phase = Phase(
+        stats=stats_by_label.get(name, Stats()),
+        elapsed=elapsed,
+        app_cpu=cpu_seconds(gunicorn.process.pid) - server_cpu,
+        db_cpu=database_cpu_since(db_cpu),
+    )
+    generator = time.process_time() - own_cpu
+    # Everything else the machine did meanwhile: other people's work.
+    others = machine_busy_seconds() - busy - phase.app_cpu - phase.db_cpu - generator
+    print(
+        f"  {name:<18} {phase.rate:>7.1f}/s ({before} before; CPU s: gunicorn "
+        f"{phase.app_cpu:.1f}, PostgreSQL {phase.db_cpu:.1f}, load generator {generator:.1f}, "
+        f"other processes {max(others, 0):.1f}, of {os.cpu_count() * args.duration:.0f})",
+        flush=True,
+    )
+    return phase
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=50, help="concurrent partners (even: couples)")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds per phase")
-    parser.add_argument(
-        "--think", type=float, default=1.0, help="mean pause between a person's pages in the mix"
-    )
-    parser.add_argument("--poll-interval", type=float, default=2.0)
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per page")
     parser.add_argument("--phases", default=",".join(PHASES))
-    parser.add_argument(
-        "--servers", default=DEFAULT_SERVER, help=f"gunicorn set-ups to try: {', '.join(SERVERS)}"
-    )
+    parser.add_argument("--pages", default="", help="only these member pages (route names)")
+    parser.add_argument("--cold-rounds", type=int, default=7)
+    parser.add_argument("--think-users", type=int, default=50)
+    parser.add_argument("--think-duration", type=float, default=90.0)
+    parser.add_argument("--think-min", type=float, default=1.0)
+    parser.add_argument("--think-max", type=float, default=3.0)
+    parser.add_argument("--poll-interval", type=float, default=2.0)
+    parser.add_argument("--server", default=DEFAULT_SERVER, choices=sorted(SERVERS))
     parser.add_argument(
         "--gunicorn-args", default="", help="more gunicorn options, space separated"
     )
@@ -703,19 +885,25 @@ def main() -> None:
         default="config.wsgi",
         help="the WSGI module gunicorn serves (another one can try a change without editing)",
     )
-    parser.add_argument(
-        "--anonymous-ceiling",
-        action="store_true",
-        help="request the ceiling without the users' cookies (one query instead of two)",
-    )
     parser.add_argument("--warm-up", type=float, default=5.0)
     parser.add_argument("--max-requests", type=int, default=2_000_000, help="per phase, a bound")
     parser.add_argument("--random-seed", type=int, default=1)
     parser.add_argument(
         "--database-url",
-        default=os.environ.get(
-            "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tend_bench_load"
-        ),
+        default=os.environ.get("DATABASE_URL", ""),
+        help="default: DATABASE_URL, else postgres://postgres@127.0.0.1:5432/tend_bench_load",
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL", ""), help="default: REDIS_URL"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="no server: each member page in-process, CPU ms and statements per request",
+    )
+    parser.add_argument("--profile-rounds", type=int, default=30)
+    parser.add_argument(
+        "--profile-top", type=int, default=0, help="with --profile: print this many functions"
     )
     parser.add_argument(
         "--smoke",
@@ -724,65 +912,175 @@ def main() -> None:
         "shows the script still works (tests do it)",
     )
     args = parser.parse_args()
-    if args.smoke:
-        args.users, args.duration, args.warm_up, args.think = 2, 0.5, 0.2, 0.1
-        args.gunicorn_args += " --workers 1 --threads 2"  # a repeated --workers wins
-        seed_smoke(args.database_url)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    unknown = set(phases) - set(PHASES)
-    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
-    if unknown or set(servers) - set(SERVERS):
-        parser.error(f"phases are {', '.join(PHASES)}; servers are {', '.join(SERVERS)}")
+    if unknown := set(phases) - set(PHASES):
+        parser.error(f"unknown phases {sorted(unknown)}; phases are {', '.join(PHASES)}")
 
-    global ANONYMOUS_CEILING
-    ANONYMOUS_CEILING = args.anonymous_ceiling
-    setup_django(args.database_url)
+    private = []
+    try:
+        if args.smoke:
+            args.users = args.think_users = 2
+            args.duration, args.warm_up, args.cold_rounds = 0.3, 0.3, 1
+            args.think_duration, args.think_min, args.think_max = 1.5, 0.01, 0.05
+            args.gunicorn_args += " --workers 1 --threads 2"  # a repeated --workers wins
+            args.profile_rounds = 2
+            from common import PrivatePostgres, PrivateRedis
+
+            if not args.database_url:
+                private.append(PrivatePostgres().start())
+                args.database_url = private[-1].url
+                print("no DATABASE_URL: a private PostgreSQL for this smoke run")
+            if not args.redis_url:
+                private.append(PrivateRedis().start())
+                args.redis_url = private[-1].url
+                print("no REDIS_URL: a private Redis for this smoke run")
+            from common import ensure_database
+
+            ensure_database(args.database_url)
+            seed_smoke(args.database_url)
+        args.database_url = (
+            args.database_url or "postgres://postgres@127.0.0.1:5432/tend_bench_load"
+        )
+        if not args.redis_url:
+            parser.error("set REDIS_URL or --redis-url (a Redis database of its own)")
+        if args.profile:
+            setup_django(args.database_url, args.redis_url)
+            profile(args)
+        else:
+            measure(args, phases)
+            if args.smoke:  # the in-process profile too, so it keeps working
+                profile(args)
+    finally:
+        for service in reversed(private):
+            service.stop()
+
+
+def profile(args) -> None:
+    """In-process, no server: each member page through Django's test client (production
+    settings, warm caches), its CPU per request, its statements, and with ``--profile-top``
+    the functions that take the most (cProfile)."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    call_command("collectstatic", interactive=False, verbosity=0)  # production static files
+    routes = member_routes()
+    if args.pages:
+        routes = {name: routes[name] for name in args.pages.split(",") if name in routes}
+    user = make_users(1, routes)[0]
+    client = Client(HTTP_HOST=HOST)
+    client.cookies["sessionid"] = user.session_key
+    statements = 0
+
+    def count(execute, sql, params, many, context):
+        nonlocal statements
+        statements += 1
+        return execute(sql, params, many, context)
+
+    rows = []
+    try:
+        for name, path in user.paths.items():
+            for _ in range(3):  # templates compiled, regions cached
+                status = client.get(path).status_code
+            if status != 200:
+                raise SystemExit(f"{name}: {path} answered {status}")
+            statements = 0
+            with connection.execute_wrapper(count):
+                client.get(path)
+            queries = statements
+            began = time.process_time()
+            for _ in range(args.profile_rounds):
+                client.get(path)
+            cpu = (time.process_time() - began) * 1000 / args.profile_rounds
+            rows.append((name, cpu, queries))
+            if args.profile_top:
+                profiler = cProfile.Profile()
+                with profiler:
+                    for _ in range(args.profile_rounds):
+                        client.get(path)
+                out = io.StringIO()
+                stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+                stats.print_stats(args.profile_top)
+                print(f"\n--- {name} ({args.profile_rounds} requests)\n{out.getvalue()}")
+    finally:
+        forget_sessions([user])
+    print(f"  {'page':<18} {'CPU ms':>7} {'queries':>8}   (in-process, warm; {load_text()})")
+    for name, cpu, queries in sorted(rows, key=lambda row: -row[1]):
+        print(f"  {name:<18} {cpu:>7.2f} {queries:>8}")
+
+
+def measure(args, phases: list[str]) -> None:
+    setup_django(args.database_url, args.redis_url)
     from django.core.management import call_command
 
     began = time.perf_counter()
     call_command("collectstatic", interactive=False, verbosity=0)
     print(f"collectstatic {time.perf_counter() - began:.1f} s (production static files)")
-    users = make_users(args.users)
+    routes = member_routes()
+    if args.pages:
+        chosen = [p.strip() for p in args.pages.split(",") if p.strip()]
+        if unknown := set(chosen) - set(routes):
+            raise SystemExit(f"not member pages: {sorted(unknown)}; they are {sorted(routes)}")
+        routes = {name: routes[name] for name in chosen}
+    names = list(routes)
+    users = make_users(max(args.users, args.think_users), routes)
     print(
-        f"{len(users)} partners of {len(users) // 2} couples logged in; "
-        f"{args.duration:.0f} s per phase; think time {args.think} s in the mix; {load_text()}"
+        f"{len(users)} partners of {len(users) // 2} couples logged in; {len(names)} member "
+        f"pages: {', '.join(names)}; {args.duration:g} s per page; {load_text()}"
     )
+    closed: dict[str, Phase] = {}
+    cold: dict[str, Stats] = {}
+    warm: dict[str, Stats] = {}
+    think: dict[str, Stats] = {}
     try:
-        for server in servers:
-            port = free_port()
-            extra = args.gunicorn_args.split()
-            with Gunicorn(server, port, args.database_url, extra, args.wsgi) as gunicorn:
-                print(f"\ngunicorn {' '.join(gunicorn.args[2:])}")
-                asyncio.run(prepare_csrf(port, users))
-                asyncio.run(warm_up(port, users, args.warm_up))
-                results, cpu = {}, {}
-                for phase in phases:
-                    before = load_text()
-                    server_cpu = cpu_seconds(gunicorn.process.pid)
-                    db_cpu = database_cpu()
-                    own_cpu = time.process_time()
-                    busy = machine_busy_seconds()
-                    results[phase] = asyncio.run(run_phase(phase, port, users, args.duration, args))
-                    cpu[phase] = (
-                        cpu_seconds(gunicorn.process.pid) - server_cpu,
-                        database_cpu_since(db_cpu),
-                        time.process_time() - own_cpu,
-                    )
-                    # Everything else the machine did meanwhile: other people's work.
-                    others = machine_busy_seconds() - busy - sum(cpu[phase])
-                    app, database, generator = cpu[phase]
-                    available = os.cpu_count() * args.duration
-                    print(
-                        f"  {phase:<10} done ({before} before; CPU s: gunicorn {app:.1f}, "
-                        f"PostgreSQL {database:.1f}, load generator {generator:.1f}, "
-                        f"other processes {max(others, 0):.1f}, of {available:.0f})",
-                        flush=True,
-                    )
-            print()
-            print_table(results, cpu)
-            print()
-            for ok, text in judge(results):
-                print(f"  {'PASS' if ok else 'MISS'}  {text}")
+        port = free_port()
+        extra = args.gunicorn_args.split()
+        with Gunicorn(args.server, port, args.database_url, args.redis_url, extra, args.wsgi) as g:
+            print(f"\ngunicorn {' '.join(g.args[2:])}")
+            asyncio.run(prepare_csrf(port, users))
+            asyncio.run(warm_up(port, users[: args.users], names, args.warm_up))
+            closed_users = users[: args.users]
+            plan: list[tuple[str, object]] = []
+            if "bare" in phases:
+                plan.append(("bare", get_bare))
+            if "ceiling" in phases:
+                plan.append(("ceiling", get_ceiling))
+            if "pages" in phases:
+                plan += [(name, get_page(name)) for name in names]
+            if "poll" in phases:
+                plan.append(("poll", get_poll))
+            if "keep" in phases:
+                plan.append(("keep", post_keep))
+            for name, page in plan:
+                closed[name] = measure_closed(name, page, g, closed_users, args)
+            if "bare" in phases:  # again at the end: how much the machine drifted
+                closed["bare (end)"] = measure_closed("bare", get_bare, g, closed_users, args)
+            if "cold" in phases:
+                cold, warm = asyncio.run(run_cold(port, users[0], names, args.cold_rounds))
+                print(f"  cold/warm done ({args.cold_rounds} rounds per page)")
+            if "think" in phases:
+                before = load_text()
+                think, elapsed = asyncio.run(
+                    run_think(port, users[: args.think_users], names, args)
+                )
+                total = sum(s.requests for s in think.values())
+                print(
+                    f"  think time: {args.think_users} users, {args.think_min:g}-"
+                    f"{args.think_max:g} s pauses, {elapsed:.0f} s, {total / elapsed:.1f} req/s "
+                    f"({before} before)"
+                )
+        print()
+        print_table(closed, cold, warm, think)
+        print()
+        verdicts = judge(closed, think, [n for n in names if n in closed])
+        for ok, text in verdicts:
+            print(f"  {'PASS' if ok else 'MISS'}  {text}")
+        met = sum(ok for ok, _ in verdicts)
+        print(f"  {met} of {len(verdicts)} targets met")
     finally:
         forget_sessions(users)
 

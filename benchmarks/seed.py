@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "true")
+# --smoke without DATABASE_URL runs on a private PostgreSQL of its own (main).
+DATABASE_URL_GIVEN = bool(os.environ.get("DATABASE_URL"))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tend_bench_load")
 
 PASSWORD = "bench-password"  # the data set's shared password
@@ -571,8 +573,23 @@ def main() -> None:
         help="a tiny, seconds-long run that only shows the script still works (tests do it)",
     )
     args = parser.parse_args()
+    private = None
     if args.smoke:
         args.couples = 4
+        if not DATABASE_URL_GIVEN:
+            from common import PrivatePostgres
+
+            private = PrivatePostgres().start()
+            os.environ["DATABASE_URL"] = private.url
+            print("no DATABASE_URL: a private PostgreSQL for this smoke run")
+    try:
+        seed(args)
+    finally:
+        if private is not None:
+            private.stop()
+
+
+def seed(args: argparse.Namespace) -> None:
     setup_django()
 
     from allauth.account.models import EmailAddress

@@ -132,6 +132,10 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
+# Django's widget templates, with the ones every form repeats done in Python
+# (identical output, a fraction of the CPU): config/forms.py.
+FORM_RENDERER = "config.forms.FastRenderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -408,6 +412,9 @@ if PRODUCTION:
 
 # The load benchmark's reference page (config/ceiling.py); off unless asked for.
 BENCHMARK_CEILING = env_bool("BENCHMARK_CEILING", False)
+if BENCHMARK_CEILING:
+    # Outermost, so /bench/bare/ pays no other middleware (config/ceiling.py).
+    MIDDLEWARE.insert(0, "config.ceiling.BareCeilingMiddleware")
 
 LOGGING = {
     "version": 1,

@@ -191,6 +191,8 @@ def history(request: HttpRequest) -> HttpResponse:
     sessions = (
         Session.objects.filter(couple=request.couple)
         .exclude(status=Session.Status.ACTIVE)
+        # What a row shows: not the three JSON columns, decoded 100 times for nothing.
+        .only("pk", "kind", "status", "created_at", "updated_at", "finished_at")
         .order_by("-created_at")[:100]
     )
     return render(request, "exercises/history.html", {"sessions": sessions})

@@ -26,6 +26,8 @@ import psycopg
 import pytest
 from dj_database_url import parse
 
+from tests.member_pages import member_pages
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(
     path.name
@@ -34,7 +36,7 @@ SCRIPTS = sorted(
 )
 # A number with a unit, as every benchmark prints its figures: "348 ms", "2.9 s", "95/s", "48 %".
 FIGURE = re.compile(r"\d[\d,.]* ?(ms|s|/s|%)(?!\w)")
-SMOKE_TIMEOUT = 180  # seconds per script; a smoke run takes a few
+SMOKE_TIMEOUT = 420  # seconds per script: about a minute on a quiet machine, far more under load
 
 
 def _server_url() -> str:
@@ -98,3 +100,50 @@ def test_the_benchmark_runs_in_its_smoke_mode_and_prints_figures(script, bench_e
     assert result.returncode == 0, f"{script} --smoke exited {result.returncode}:\n{output[-4000:]}"
     figures = [line for line in result.stdout.splitlines() if FIGURE.search(line)]
     assert figures, f"{script} --smoke printed no figures:\n{output[-4000:]}"
+    if script == "load.py":
+        assert_every_page_measured(result.stdout)
+
+
+def assert_every_page_measured(stdout: str) -> None:
+    """load.py's table has a row with figures for every member page of the URLconf, the poll,
+    keep and both ceilings, and a verdict for each page."""
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "share" in line and "think p95" in line)
+    table = lines[header + 1 : next(i for i, line in enumerate(lines) if "(share:" in line)]
+    rows = {line.split()[0]: line for line in table if line.startswith("  ") and line.split()}
+    expected = member_pages() | {"poll", "keep", "bare", "ceiling"}
+    missing = {name for name in expected if name not in rows}
+    assert not missing, f"load.py --smoke measured no {sorted(missing)}:\n{stdout[-6000:]}"
+    for name in expected:
+        numbers = re.findall(r"\d+\.\d+", rows[name])
+        assert len(numbers) >= 7, f"no figures for {name}: {rows[name]!r}"
+    for name in member_pages():
+        assert re.search(rf"(PASS|MISS)  {name}: \d+/s = \d+% of the bare ceiling", stdout), name
+        assert re.search(rf"(PASS|MISS)  {name}: p95 [\d.]+ ms with think time", stdout), name
+        assert re.search(rf"\n  {name} +[\d.]+ +\d+\n", stdout), f"{name}: not profiled"
+
+
+@pytest.mark.parametrize("script", ["seed.py", "load.py"])
+def test_the_load_benchmark_runs_without_a_postgresql_or_redis_given(script):
+    """With no DATABASE_URL or REDIS_URL the smoke runs bring their own (initdb, redis-server)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("DJANGO_") and key not in ("DATABASE_URL", "REDIS_URL")
+    }
+    result = subprocess.run(
+        [sys.executable, f"benchmarks/{script}", "--smoke"],
+        cwd=ROOT,
+        env=env | {"PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=SMOKE_TIMEOUT,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{script} --smoke exited {result.returncode}:\n{output[-4000:]}"
+    assert "no DATABASE_URL: a private PostgreSQL" in result.stdout
+    if script == "load.py":
+        assert "no REDIS_URL: a private Redis" in result.stdout
+        assert_every_page_measured(result.stdout)
+    else:
+        assert re.search(r"rituals_completion +[\d,]+ rows", result.stdout), output[-4000:]
