@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.template import Context, Template
 
-from couples.charts import HATCHED, Bar, ColumnChart, Series
+from home.charts import HATCHED, Bar, ColumnChart, Series
 
 INCLUDED = Template('{% include "rhythm/_table.html" %}')
 TAGGED = Template("{% load chart_table %}{% chart_table %}")
