@@ -5,7 +5,7 @@ Seed first (benchmarks/seed.py), then:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tend_bench_load \\
     REDIS_URL=redis://127.0.0.1:6379/<db> \\
         .venv/bin/python benchmarks/load.py [--users 50] [--duration 15] \\
-            [--phases bare,ceiling,pages,poll,keep,cold,think] [--pages rituals,exercises]
+            [--phases floor,bare,ceiling,pages,poll,keep,cold,think] [--pages rituals,exercises]
 
 It starts gunicorn (4 workers x 4 threads, gthread) on a free 127.0.0.1 port
 with production settings (DEBUG off, Redis cache and sessions from REDIS_URL or
@@ -14,11 +14,16 @@ with production settings (DEBUG off, Redis cache and sessions from REDIS_URL or
 into the session store, as a log-in would, to keep password hashing out of
 the figures), gives each couple a live exercise, and measures:
 
-- ``bare``: /bench/bare/, answered by the outermost middleware: one query, one
-  tiny template, no session, no authentication (config/ceiling.py). Run
-  first and last; every page's throughput is read as a share of the mean;
-- ``ceiling``: /bench/ceiling/, the same page as an ordinary view with the
-  user's cookies (the session read and user query every page pays);
+- ``bare``: the issue's ceiling, a bare Django page: /bench/ceiling/ (an
+  ordinary view behind the project's middleware: one query, one tiny
+  template) asked for with no cookie, so no session and no user
+  (config/ceiling.py). Run first and last; every page's throughput is read
+  as a share of the mean;
+- ``ceiling``: the same page with the user's cookies (the session read and
+  user query every page pays);
+- ``floor``: /bench/bare/, answered by the outermost middleware before any
+  other runs: what a request costs when Django does only the query and the
+  template. Printed for reference; no target is read against it;
 - ``pages``: every member GET page of the URLconf (``tests.member_pages``,
   which the access matrix keeps complete), each filled in with the user's
   own couple's ids (their ritual, their live exercise, a finished one for the
@@ -77,7 +82,7 @@ SERVERS = {
     "sync": ["--workers", "5"],
 }
 DEFAULT_SERVER = "gthread"
-PHASES = ["bare", "ceiling", "pages", "poll", "keep", "cold", "think"]
+PHASES = ["floor", "bare", "ceiling", "pages", "poll", "keep", "cold", "think"]
 TARGETS = {"share": 0.40, "share_busiest": 0.60, "think_p95_ms": 50.0}
 BUSIEST = ("dashboard", "poll")  # pages held to the higher share
 REQUEST_TIMEOUT = 10.0
@@ -332,7 +337,14 @@ async def get_ceiling(run: Run, conn: Connection, user: User, label: str = "ceil
 
 
 async def get_bare(run: Run, conn: Connection, user: User, label: str = "bare"):
-    """No cookie, and no middleware but the one that answers it."""
+    """The issue's ceiling: a bare Django page (an ordinary view behind the project's
+    middleware, one query, a tiny template) asked for with no cookie, so no session."""
+    await run.send(conn, label, "GET", "/bench/ceiling/", {"Accept": "text/html"})
+
+
+async def get_floor(run: Run, conn: Connection, user: User, label: str = "floor"):
+    """No cookie, and no middleware but the one that answers it: what is left of a request
+    when Django does nothing but the query and the template (for reference; no target)."""
     await run.send(conn, label, "GET", "/bench/bare/", {"Accept": "text/html"})
 
 
@@ -1045,6 +1057,8 @@ def measure(args, phases: list[str]) -> None:
             asyncio.run(warm_up(port, users[: args.users], names, args.warm_up))
             closed_users = users[: args.users]
             plan: list[tuple[str, object]] = []
+            if "floor" in phases:
+                plan.append(("floor", get_floor))
             if "bare" in phases:
                 plan.append(("bare", get_bare))
             if "ceiling" in phases:

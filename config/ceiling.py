@@ -4,11 +4,14 @@ Served only when BENCHMARK_CEILING is set, they measure what this machine,
 gunicorn and PostgreSQL can do at best, so each real page's throughput can
 be read as a share of them:
 
-- ``ceiling`` is an ordinary view behind the whole middleware stack, so a
-  logged-in request still pays the session read and the user query;
+- ``ceiling`` is an ordinary view behind the whole middleware stack. Asked
+  for with no cookie it is the bare ceiling every page is measured against
+  (a bare Django page, no session); with a member's cookies it also pays the
+  session read and the user query;
 - ``BareCeilingMiddleware`` answers ``/bench/bare/`` before any other
   middleware runs (settings put it first): no session, no authentication, no
-  CSRF or CSP, only the query and the template.
+  CSRF or CSP, only the query and the template. The benchmark prints it as
+  the floor of what a request costs here, for reference.
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ def assert_every_page_measured(stdout: str) -> None:
     header = next(i for i, line in enumerate(lines) if "share" in line and "think p95" in line)
     table = lines[header + 1 : next(i for i, line in enumerate(lines) if "(share:" in line)]
     rows = {line.split()[0]: line for line in table if line.startswith("  ") and line.split()}
-    expected = member_pages() | {"poll", "keep", "bare", "ceiling"}
+    expected = member_pages() | {"poll", "keep", "floor", "bare", "ceiling"}
     missing = {name for name in expected if name not in rows}
     assert not missing, f"load.py --smoke measured no {sorted(missing)}:\n{stdout[-6000:]}"
     for name in expected:
