@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from couples import fragments
 from couples.models import Couple, Membership
+from exercises import hub
 
 
 def live_kinds() -> list[tuple[str, str]]:
@@ -91,6 +92,8 @@ class Session(models.Model):
         super().save(*args, **kwargs)
         # The dashboard's cached "exercises" region shows the live and latest sessions.
         fragments.changed(self.couple_id)
+        # Open live pages and waiting cards of the space look again (after commit).
+        hub.announce(self.couple_id)
 
     @property
     def is_active(self) -> bool:

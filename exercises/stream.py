@@ -1,0 +1,210 @@
+"""Server-sent events: a live session's page and the dashboard's waiting card follow
+the partner's moves as they happen.
+
+A stream carries no couple data at all, only "changed" and the new version
+(or, for the waiting card, the new signature: the live session's id, or 0).
+The page then fetches the new stage from the poll endpoint, through the same
+code as the 2-second poll (``exercises.views.poll``): one place decides what a
+partner may see, so sealed and private entries can't leak through a stream.
+
+Each stream:
+
+1. Checks its viewer before sending anything: an outsider, or anyone not
+   logged in, gets 404 and no stream.
+2. Starts from the version the page has (``Last-Event-ID`` on a reconnect,
+   ``?v=``/``?sig=`` on the first connect) and says "changed" at once if the
+   truth has moved on, so nothing announced while it was away is missed.
+3. Waits for a wake-up (``exercises.hub``) or the heartbeat interval, then
+   re-reads the session and its viewer from scratch (``stream_viewer``): a
+   logged-out session, a changed password, a partner who left end the stream
+   at once (``event: end``), as does a finished session after its last
+   "changed". A heartbeat comment keeps proxies from closing an idle stream.
+4. Ends without ``end`` if the database can't be read: the page reconnects
+   and starts over from its version.
+
+Under WSGI (gunicorn, the test client) an endless response would tie up a
+worker thread: there the stream answers 204 and the page keeps polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import import_module
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.db import DatabaseError, connections
+from django.db.models import OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.http import require_GET
+
+from accounts.middleware import without_user
+from accounts.sessions import session_hash_matches, session_user_id
+from couples.models import Membership
+from exercises import hub
+from exercises.models import Session
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What one stream follows, as the database has it now."""
+
+    couple_id: int
+    version: str  # the session's version, or the waiting card's signature
+    active: bool = True  # a finished session's stream ends after its last change
+
+
+def stream_viewer(request: HttpRequest, session_id: int | None) -> Watch | None:
+    """The space and version a stream may follow, or None: not logged in, not a
+    member (any more), password changed, or not their session.
+
+    The only place streams decide who is watching. One query, as the polls do
+    (``exercises.live``): the membership row brings the user's password hash, so
+    the session-auth hash is checked as Django's ``get_user`` would.
+    """
+    user_id = session_user_id(request)
+    if user_id is None:
+        return None
+    members = Membership.objects.filter(user_id=user_id, user__is_active=True, left_at__isnull=True)
+    if session_id is None:
+        live = Session.objects.filter(couple=OuterRef("couple"), status=Session.Status.ACTIVE)
+        row = (
+            members.annotate(live_id=Subquery(live.values("pk")[:1]))
+            .values_list("couple_id", "live_id", "user__password")
+            .first()
+        )
+        if row is None or not session_hash_matches(request, row[2]):
+            return None
+        return Watch(row[0], str(row[1] or 0))
+    row = (
+        members.filter(couple__sessions__pk=session_id)
+        .values_list(
+            "couple_id", "couple__sessions__version", "couple__sessions__status", "user__password"
+        )
+        .first()
+    )
+    if row is None or not session_hash_matches(request, row[3]):
+        return None
+    return Watch(row[0], str(row[1]), row[2] == Session.Status.ACTIVE)
+
+
+# Streams read the database from a few threads of their own, not one thread
+# per stream (Django's default for async views): a thousand open pages then
+# hold a handful of database connections, not a thousand.
+_database_threads = ThreadPoolExecutor(
+    max_workers=settings.LIVE_DATABASE_THREADS, thread_name_prefix="live-db"
+)
+
+
+def _read(request: HttpRequest, session_id: int | None, again: bool) -> Watch | None:
+    try:
+        if again:
+            # The session as stored now: a log-out or a new log-in shows here.
+            store = import_module(settings.SESSION_ENGINE).SessionStore
+            request.session = store(request.session.session_key)
+        return stream_viewer(request, session_id)
+    finally:
+        _tidy_connection()
+
+
+def _tidy_connection() -> None:
+    """What Django does at the end of a request, for this thread's connection:
+    close it after an error or past its age (or hand it back to the pool)."""
+    conn = connections["default"]
+    if conn.connection is None:
+        return
+    too_old = conn.close_at is not None and time.monotonic() >= conn.close_at
+    if conn.errors_occurred or too_old or not conn.get_autocommit():
+        conn.close()
+
+
+async def _watch(request: HttpRequest, session_id: int | None, again: bool) -> Watch | None:
+    return await sync_to_async(_read, thread_sensitive=False, executor=_database_threads)(
+        request, session_id, again
+    )
+
+
+def _event(name: str, data: str, event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {name}\ndata: {data}\n\n"
+
+
+async def events(
+    request: HttpRequest, session_id: int | None, watch: Watch, seen: str
+) -> AsyncIterator[str]:
+    """The stream itself (steps 2 to 4 of the module's docstring)."""
+    live = hub.hub()
+    couple_id = watch.couple_id
+    wake = live.watch(couple_id)
+    every = settings.LIVE_HEARTBEAT_SECONDS
+    try:
+        # A first line at once: the headers and this get through any buffer now.
+        yield ": open\n\n"
+        said = time.monotonic()
+        while True:
+            if watch.version != seen:
+                seen = watch.version
+                yield _event("tend:changed", seen, event_id=seen)
+                said = time.monotonic()
+            if not watch.active:
+                yield _event("tend:end", "finished")
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), max(0.0, said + every - time.monotonic()))
+            wake.clear()
+            try:
+                found = await _watch(request, session_id, again=True)
+            except DatabaseError:
+                return  # no `end`: the page reconnects and starts from its version
+            if found is None or found.couple_id != couple_id:
+                yield _event("tend:end", "gone")
+                return
+            watch = found
+            if watch.version == seen and time.monotonic() - said >= every:
+                yield ": still here\n\n"
+                said = time.monotonic()
+    finally:
+        live.unwatch(couple_id, wake)
+
+
+async def _respond(request: HttpRequest, session_id: int | None, seen: str) -> HttpResponse:
+    if not isinstance(request, ASGIRequest):
+        # No streams under WSGI: the page keeps polling. (Checked in the request's
+        # own thread, which holds its connection and, in tests, its transaction.)
+        if await sync_to_async(stream_viewer)(request, session_id) is None:
+            raise Http404("Nothing to follow here")
+        return HttpResponse(status=204)
+    watch = await _watch(request, session_id, again=False)
+    if watch is None:
+        raise Http404("Nothing to follow here")
+    response = StreamingHttpResponse(
+        events(request, session_id, watch, seen), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "private, no-store"
+    # nginx (and proxies that honour it) must pass each event on at once.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _last_seen(request: HttpRequest, param: str) -> str:
+    return request.headers.get("Last-Event-ID") or request.GET.get(param, "")
+
+
+@without_user
+@require_GET
+async def session_stream(request: HttpRequest, pk: int) -> HttpResponse:
+    """A live session's changes, for its page."""
+    return await _respond(request, pk, _last_seen(request, "v"))
+
+
+@without_user
+@require_GET
+async def waiting_stream(request: HttpRequest) -> HttpResponse:
+    """The dashboard's waiting card: a live exercise starting or ending in the space."""
+    return await _respond(request, None, _last_seen(request, "sig"))
