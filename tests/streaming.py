@@ -61,7 +61,7 @@ class AsgiServer:
                 [
                     *(sys.executable, "-m", "uvicorn", "config.asgi:application"),
                     *("--host", HOST, "--port", str(self.port), "--log-level", "warning"),
-                    *("--timeout-graceful-shutdown", "2", "--no-access-log"),
+                    *("--timeout-graceful-shutdown", "2", "--no-access-log", "--lifespan", "off"),
                 ],
                 cwd=ROOT,
                 env=self.env,
