@@ -23,7 +23,9 @@ Each stream:
    and starts over from its version.
 
 Under WSGI (gunicorn, the test client) an endless response would tie up a
-worker thread: there the stream answers 204 and the page keeps polling.
+worker thread: there the stream answers 204 and the page keeps polling. The
+views themselves are plain functions (the check is a query either way); only
+the body is async, which Django's ASGI handler streams from its event loop.
 """
 
 from __future__ import annotations
@@ -173,14 +175,18 @@ async def events(
         live.unwatch(couple_id, wake)
 
 
-async def _respond(request: HttpRequest, session_id: int | None, seen: str) -> HttpResponse:
+def _respond(request: HttpRequest, session_id: int | None, seen: str) -> HttpResponse:
+    """1. Check the viewer in this request's thread. 2. Under WSGI answer 204.
+    3. Under ASGI hand back a response whose body is the async ``events``."""
     if not isinstance(request, ASGIRequest):
-        # No streams under WSGI: the page keeps polling. (Checked in the request's
-        # own thread, which holds its connection and, in tests, its transaction.)
-        if await sync_to_async(stream_viewer)(request, session_id) is None:
+        # No streams under WSGI (gunicorn, the test client): the page keeps polling.
+        if stream_viewer(request, session_id) is None:
             raise Http404("Nothing to follow here")
         return HttpResponse(status=204)
-    watch = await _watch(request, session_id, again=False)
+    watch = _read(request, session_id, again=False)
+    # This request's thread lives as long as its stream: it must not keep a
+    # database connection all that time (the stream's checks use their own threads).
+    connections["default"].close()
     if watch is None:
         raise Http404("Nothing to follow here")
     response = StreamingHttpResponse(
@@ -196,15 +202,17 @@ def _last_seen(request: HttpRequest, param: str) -> str:
     return request.headers.get("Last-Event-ID") or request.GET.get(param, "")
 
 
+# Plain (sync) views: Django streams their async iterator under ASGI all the
+# same, and the test client and WSGI servers call them without an event loop.
 @without_user
 @require_GET
-async def session_stream(request: HttpRequest, pk: int) -> HttpResponse:
+def session_stream(request: HttpRequest, pk: int) -> HttpResponse:
     """A live session's changes, for its page."""
-    return await _respond(request, pk, _last_seen(request, "v"))
+    return _respond(request, pk, _last_seen(request, "v"))
 
 
 @without_user
 @require_GET
-async def waiting_stream(request: HttpRequest) -> HttpResponse:
+def waiting_stream(request: HttpRequest) -> HttpResponse:
     """The dashboard's waiting card: a live exercise starting or ending in the space."""
-    return await _respond(request, None, _last_seen(request, "sig"))
+    return _respond(request, None, _last_seen(request, "sig"))
