@@ -804,7 +804,7 @@ async def follow(
             if name != "tend:changed":
                 results.errors[f"event {name} {data}"] += 1
                 continue
-            version = int(data)
+            version = int(data.split(" ")[0])
             key = (partner.session_id, version)
             started = sent.at.get(key)
             if started is None or version % 2 == partner.seat % 2:

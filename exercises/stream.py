@@ -1,8 +1,9 @@
 """Server-sent events: a live session's page and the dashboard's waiting card follow
 the partner's moves as they happen.
 
-A stream carries no couple data at all, only "changed" and the new version
-(or, for the waiting card, the new signature: the live session's id, or 0).
+A stream carries no couple data at all, only "changed", the new version (or,
+for the waiting card, the new signature: the live session's id, or 0) and the
+server's clock in milliseconds, which the pages' timers count from.
 The page then fetches the new stage from the poll endpoint, through the same
 code as the 2-second poll (``exercises.views.poll``): one place decides what a
 partner may see, so sealed and private entries can't leak through a stream.
@@ -152,7 +153,8 @@ async def events(
         while True:
             if watch.version != seen:
                 seen = watch.version
-                yield _event("tend:changed", seen, event_id=seen)
+                # With the server's clock: pages count timers from the same instant.
+                yield _event("tend:changed", f"{seen} {int(time.time() * 1000)}", event_id=seen)
                 said = time.monotonic()
             if not watch.active:
                 yield _event("tend:end", "finished")

@@ -36,6 +36,8 @@ def free_port() -> int:
 
 def asgi_environment(database: str, redis_url: str = "", **extra: str) -> dict[str, str]:
     env = web_environment(redis_url=redis_url, database=database)
+    if database.startswith("postgres"):
+        env["DB_POOL"] = "true"  # as docker-compose runs it: no new connection per request
     if not redis_url:
         env.pop("REDIS_URL", None)  # the server's own memory cache; sessions from the database
     env.update(extra)
@@ -45,8 +47,11 @@ def asgi_environment(database: str, redis_url: str = "", **extra: str) -> dict[s
 class AsgiServer:
     """uvicorn serving ``config.asgi``, logging to a file."""
 
-    def __init__(self, env: dict[str, str], logdir: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], logdir: Path, *, port: int | None = None, workers: int = 1
+    ) -> None:
         self.env = env
+        self.workers = workers
         self.port = port or free_port()
         self.log = logdir / f"uvicorn-{self.port}.log"
         self.process: subprocess.Popen | None = None
@@ -62,6 +67,7 @@ class AsgiServer:
                     *(sys.executable, "-m", "uvicorn", "config.asgi:application"),
                     *("--host", HOST, "--port", str(self.port), "--log-level", "warning"),
                     *("--timeout-graceful-shutdown", "2", "--no-access-log", "--lifespan", "off"),
+                    *("--workers", str(self.workers)),
                 ],
                 cwd=ROOT,
                 env=self.env,

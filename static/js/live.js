@@ -33,6 +33,21 @@
     });
   }
 
+  // htmx starts on a timer and the sse extension is a later deferred script: on
+  // a slow load htmx may go over the page before the extension is there, and
+  // nothing is set up for the stream (its element gets no `_htmx`). htmx has run
+  // when the poll elements are set up; then process the stream element again.
+  // (If htmx hasn't run yet, it will, with the extension in place.)
+  (function connectMissedStreams() {
+    if (!window.htmx) return;
+    document.querySelectorAll("[data-stream]").forEach(function (stream) {
+      var poll = stream.querySelector("[data-poll]");
+      if (poll && poll._htmx && !stream._htmx && stream.hasAttribute("hx-sse:connect")) {
+        window.htmx.process(stream);
+      }
+    });
+  })();
+
   document.addEventListener("htmx:sse:after:connection", function (event) {
     if (event.target.dataset) event.target.dataset.streaming = "1";
   });
@@ -41,10 +56,21 @@
       if (event.target.dataset) delete event.target.dataset.streaming;
     });
   });
+  // "<version> <server clock, ms>": the clock arrives within a few ms of being
+  // read, so it says how far our clock is from the server's better than the
+  // time a whole request took (timers on both screens then agree closely).
+  var clockOffset = null;
   document.addEventListener("tend:changed", function (event) {
     var stream = streamOf(event.target);
     if (!stream || !event.detail) return;
-    stream.dataset.latest = String(event.detail.data);
+    var parts = String(event.detail.data).split(" ");
+    stream.dataset.latest = parts[0];
+    if (parts[1]) {
+      // A late delivery only makes the reading smaller: keep the largest one.
+      var reading = Number(parts[1]) - Date.now();
+      clockOffset = clockOffset === null ? reading : Math.max(clockOffset, reading);
+      startTimers();
+    }
     catchUp(stream);
   });
   document.addEventListener("tend:end", function (event) {
@@ -185,7 +211,8 @@
       var elapsedAtRender = parseInt(el.dataset.elapsedMs, 10);
       var running = el.dataset.running === "1";
       var serverNow = parseInt(el.dataset.serverNow, 10);
-      var offset = serverNow - drawn; // our clock + offset = the server's
+      // our clock + offset = the server's
+      var offset = clockOffset !== null ? clockOffset : serverNow - drawn;
       var display = el.querySelector("[data-timer-display]");
       var bar = el.querySelector("[data-timer-bar]");
       var announce = el.querySelector("[data-timer-announce]");

@@ -64,6 +64,7 @@ def asgi_site(artifacts_dir):
     server = AsgiServer(
         asgi_environment(database_url(), os.environ.get("REDIS_URL", "")),
         artifacts_dir,
+        workers=2,  # as in production: the mover's page and the partner's are served in parallel
     ).start()
     try:
         yield server

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 
 import pytest
 from django.urls import reverse
@@ -72,7 +73,9 @@ def act(session: Session, seat: int, action: str, **data) -> Session:
 def expect_changed(events: EventStream, version: int | str):
     event = events.next_event(WITHIN)
     assert event is not None, "no event"
-    assert (event.name, event.data, event.id) == ("tend:changed", str(version), str(version))
+    said, clock = event.data.split(" ")
+    assert (event.name, said, event.id) == ("tend:changed", str(version), str(version))
+    assert abs(int(clock) / 1000 - time.time()) < 5  # the server's clock, in ms
     return event
 
 
@@ -159,7 +162,10 @@ def test_leaving_ends_the_leavers_stream_and_shows_the_end_to_the_partner(
     assert session.status == Session.Status.ENDED
     told = [(e.name, e.data) for e in alices.wait_closed(WITHIN) if e.name]
     assert alices.ended
-    assert told == [("tend:changed", str(session.version)), ("tend:end", "finished")]
+    assert [(name, data.split(" ")[0]) for name, data in told] == [
+        ("tend:changed", str(session.version)),
+        ("tend:end", "finished"),
+    ]
 
 
 def test_a_reconnect_starts_from_the_version_it_brings(server, couple, alice, bob):
