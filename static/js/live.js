@@ -227,6 +227,7 @@
       function update() {
         var left = remaining();
         el.dataset.remainingMs = String(Math.max(0, Math.round(left)));
+        el.dataset.remainingAt = String(Date.now()); // when that was true (ticks are 200 ms apart)
         display.textContent = format(left);
         if (bar) bar.style.transform = "scaleX(" + Math.max(0, Math.min(1, left / duration)) + ")";
         if (left <= 0 && el.dataset.done !== "1") {

@@ -101,9 +101,15 @@ def streaming(page: Page) -> None:
     expect(page.locator("[data-stream][data-streaming]")).to_have_count(1, timeout=10_000)
 
 
-def remaining_now(page: Page) -> tuple[int, float]:
+def remaining_now(page: Page) -> tuple[float, float]:
+    """The timer's remaining ms as of this instant (its display ticks every 200 ms), and the
+    page's clock then."""
     return page.evaluate(
-        """() => [Number(document.querySelector("[data-timer]").dataset.remainingMs), Date.now()]"""
+        """() => {
+            const timer = document.querySelector("[data-timer]").dataset;
+            const now = Date.now();
+            return [Number(timer.remainingMs) - (now - Number(timer.remainingAt)), now];
+        }"""
     )
 
 
