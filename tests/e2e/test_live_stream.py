@@ -64,7 +64,9 @@ def asgi_site(artifacts_dir):
     server = AsgiServer(
         asgi_environment(database_url(), os.environ.get("REDIS_URL", "")),
         artifacts_dir,
-        workers=2,  # as in production: the mover's page and the partner's are served in parallel
+        # As in production on PostgreSQL: the mover's page and the partner's are served in
+        # parallel. SQLite's wake-ups stay within a process (the embedded default runs one).
+        workers=2 if database_url().startswith("postgres") else 1,
     ).start()
     try:
         yield server
