@@ -27,4 +27,4 @@ RUN DEBUG=false \
 
 USER tend
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind=0.0.0.0:8000", "--workers=3", "--no-control-socket", "--access-logfile=-"]
+CMD ["uvicorn", "config.asgi:application", "--host=0.0.0.0", "--port=8000", "--workers=3", "--no-proxy-headers", "--timeout-graceful-shutdown=5", "--lifespan=off"]

@@ -1,15 +1,32 @@
-"""Live-poll benchmark: N couples in a live exercise, both partners polling every 2 s.
+"""Live-exercise benchmark: N couples mid-exercise, each page holding an event stream.
 
-    .venv/bin/python benchmarks/live.py [--couples 100 500] [--duration 30]
-        [--gunicorn 2x8 4x4 ...]
+    .venv/bin/python benchmarks/live.py [--couples 100 500 1000] [--duration 60]
+        [--interval 10] [--workers 2] [--heartbeat 15] [--smoke]
+    .venv/bin/python benchmarks/live.py --mode poll [--gunicorn 2x8 ...]   # the old 2 s poll
+
+Stream mode (the default). Seeds a PostgreSQL database (``tend_bench_live``
+unless DATABASE_URL names another; created if missing, migrated, emptied)
+with N couples, each in a live exercise, both partners logged in (sessions
+in the ``cached_db`` store, with the keys ``django.contrib.auth.login``
+writes). Starts uvicorn (``--workers`` processes, DB_POOL on, DEBUG off; Redis
+from REDIS_URL if set, else none) on a free 127.0.0.1 port, opens one
+``/exercises/s/<id>/stream/`` per partner (2N), and then each couple makes a
+move every ``--interval`` s (the partners in turn, staggered over the
+interval): a real htmx POST to ``exercise_act``. The other partner's page, on
+its ``tend:changed`` event, fetches the new stage from the poll URL as
+``static/js/live.js`` does. Prints per N: act → other screen (stage fetched)
+p50/p95/p99, act → event, errors, moves never seen; uvicorn and PostgreSQL
+CPU per move (over the window, heartbeats included); uvicorn RSS per open
+stream; and what an idle page costs: requests per minute (streams the server
+closed, each a reconnect) and heartbeats per minute.
+
+Poll mode (``--mode poll``) is the earlier benchmark of the fallback: every
+partner polls ``exercise_poll`` every 2 s under gunicorn (gthread), described
+below.
 
 For each gunicorn size (WORKERSxTHREADS, gthread workers) and each N, it
-seeds a PostgreSQL database (``tend_bench_live`` unless DATABASE_URL names
-another; created if missing, migrated, emptied) with N couples, each with an
-active exercise session, logs both partners in (a session in the
-``cached_db`` store with the same keys ``django.contrib.auth.login`` writes,
-so the one-query poll can verify the session-auth hash), starts gunicorn with
-production settings (DEBUG off, Redis as cache on db 8) on a free
+seeds the same database, logs both partners in, starts gunicorn with
+production settings (DEBUG off, Redis from REDIS_URL) on a free
 127.0.0.1 port and has every partner poll ``exercise_poll`` every 2 s with
 the version the page has (so the answer is 204), for ``--duration`` seconds
 after a short warm-up. Each partner keeps one HTTP/1.1 keep-alive connection,
@@ -22,8 +39,8 @@ and workers, from /proc), of the load generator itself, of the PostgreSQL
 backends serving this database and of redis-server (shared with anyone else
 using it), the database transactions per poll, and then the latency of the
 same poll once the version has moved on (a 200 with the new stage). Every
-loop is bounded in time; gunicorn is always stopped and the sessions made for
-the run are deleted.
+loop is bounded in time; the server is always stopped and the sessions made
+for the run are deleted.
 
 The default size, 2 workers x 8 threads, measured best on this 2-core
 machine: one process per core (each holds the GIL while it runs Python),
@@ -76,10 +93,9 @@ def server_env() -> dict[str, str]:
         "SITE_URL": f"http://{HOST}",
         "SMTP_HOST": "localhost",
         "SECURE_SSL_REDIRECT": "false",
-        "REDIS_URL": "redis://127.0.0.1:6379/8",
         "DATABASE_URL": os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         "LOG_LEVEL": "WARNING",
-    }
+    } | ({"REDIS_URL": os.environ["REDIS_URL"]} if os.environ.get("REDIS_URL") else {})
 
 
 # --- database and sessions --------------------------------------------------
@@ -104,6 +120,9 @@ class Partner:
     poll_path: str  # with the version the page has
     changed_path: str  # the same poll from a page one version behind
     cookie: str
+    session_id: int = 0
+    seat: int = 0
+    version: int = 0  # the session's version when seeded
 
 
 def seed(couples: int) -> tuple[list[Partner], float]:
@@ -148,7 +167,8 @@ def seed(couples: int) -> tuple[list[Partner], float]:
                 couple=space,
                 kind="eye_gazing",
                 started_by=users[2 * i],
-                settings={"seconds": 120, "gentle": False},
+                # An hour: the timer never ends during a run.
+                settings={"seconds": 3600, "gentle": False},
                 state={"first_seat": 1},
                 step=1,
                 version=7,
@@ -159,7 +179,7 @@ def seed(couples: int) -> tuple[list[Partner], float]:
     )
     partners = []
     for i, live in enumerate(sessions):
-        for user in (users[2 * i], users[2 * i + 1]):
+        for seat, user in ((1, users[2 * i]), (2, users[2 * i + 1])):
             store = SessionStore()
             store[SESSION_KEY] = str(user.pk)
             store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
@@ -167,7 +187,14 @@ def seed(couples: int) -> tuple[list[Partner], float]:
             store.save(must_create=True)
             base = f"/exercises/s/{live.pk}/poll/?v="
             partners.append(
-                Partner(f"{base}{live.version}", f"{base}{live.version - 1}", store.session_key)
+                Partner(
+                    f"{base}{live.version}",
+                    f"{base}{live.version - 1}",
+                    store.session_key,
+                    live.pk,
+                    seat,
+                    live.version,
+                )
             )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -347,14 +374,27 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection, as a browser tab keeps to its site."""
+    """One keep-alive HTTP/1.1 connection, as a browser tab keeps to its site.
 
-    def __init__(self, port: int) -> None:
+    ``fresh_after``: a connection idle that long is replaced before use (uvicorn
+    closes idle keep-alive connections after 5 s; a browser knows and opens a new one).
+    """
+
+    def __init__(self, port: int, fresh_after: float | None = None) -> None:
         self.port = port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.fresh_after = fresh_after
+        self.used = 0.0
+
+    def refresh(self) -> None:
+        now = time.monotonic()
+        if self.fresh_after is not None and now - self.used > self.fresh_after:
+            self.close()
+        self.used = now
 
     async def get(self, path: str, cookie: str) -> tuple[int, bytes]:
+        self.refresh()
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
         self.writer.write(
@@ -626,6 +666,361 @@ def run_one(label: str, workers: int, threads: int, couples: int, args, log: Pat
         delete_sessions(partners)
 
 
+# --- streams (the default mode) ------------------------------------------------
+
+
+def start_uvicorn(workers: int, port: int, log: Path, heartbeat: int) -> subprocess.Popen:
+    command = [
+        *(str(VENV_BIN / "python"), "-m", "uvicorn", "config.asgi:application"),
+        *("--host", HOST, "--port", str(port), "--workers", str(workers)),
+        *("--no-access-log", "--log-level", "warning", "--lifespan", "off"),
+        *("--timeout-graceful-shutdown", "2", "--no-proxy-headers"),
+    ]
+    env = {
+        **os.environ,
+        **server_env(),
+        "DB_POOL": "true",
+        "LIVE_HEARTBEAT_SECONDS": str(heartbeat),
+    }
+    with log.open("ab") as output:
+        server = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"uvicorn exited with {server.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=2) as reply:
+                if reply.status == 200 and len(uvicorn_workers(server.pid, workers)) >= workers:
+                    return server
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    stop_gunicorn(server)
+    raise RuntimeError(f"uvicorn did not answer within 60 s; see {log}")
+
+
+def uvicorn_workers(master: int, workers: int) -> list[int]:
+    """The processes serving requests: the children, or with one worker the process itself."""
+    return gunicorn_pids(master)[1:] if workers > 1 else [master]
+
+
+def rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+CSRF = "benchlivecsrftoken0123456789abcd"  # 32 characters: a CSRF secret of our own
+
+
+@dataclass
+class StreamResults:
+    latencies: list[float] = field(default_factory=list)  # act sent -> partner has the stage
+    event_lags: list[float] = field(default_factory=list)  # act sent -> partner's event
+    moves: int = 0
+    errors: Counter = field(default_factory=Counter)
+    ended: int = 0  # streams the server closed: each would cost its page a reconnect
+    heartbeats: int = 0
+    opened: int = 0
+
+
+class Sent:
+    """When each move went out, by (session, version), and who must see it."""
+
+    def __init__(self) -> None:
+        self.at: dict[tuple[int, int], float] = {}
+
+
+async def open_stream(port: int, partner: Partner) -> tuple[asyncio.StreamReader, object]:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    writer.write(
+        (
+            f"GET /exercises/s/{partner.session_id}/stream/?v={partner.version} HTTP/1.1\r\n"
+            f"Host: {HOST}:{port}\r\nCookie: sessionid={partner.cookie}\r\n"
+            "Accept: text/html, text/event-stream\r\nHX-Request: true\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    if status != 200 or b"text/event-stream" not in head:
+        writer.close()
+        raise RuntimeError(f"stream answered {status}")
+    return reader, writer
+
+
+async def read_events(reader: asyncio.StreamReader):
+    """Yield (name, data) of each event, ("", "") for a comment; chunked encoding."""
+    text = ""
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        if size == 0:
+            return
+        text += (await reader.readexactly(size)).decode()
+        await reader.readexactly(2)
+        while "\n\n" in text:
+            block, text = text.split("\n\n", 1)
+            name = data = ""
+            for line in block.split("\n"):
+                key, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if key == "event":
+                    name = value
+                elif key == "data":
+                    data = value
+            yield name, data
+
+
+async def follow(
+    partner: Partner,
+    port: int,
+    connection: tuple[asyncio.StreamReader, object],
+    sent: Sent,
+    results: StreamResults,
+    measuring: Callable[[], bool],
+) -> None:
+    """A page: its stream, and a fetch of the new stage when the partner moved."""
+    reader, writer = connection
+    fetcher = Connection(port, fresh_after=4.0)
+    loop = asyncio.get_running_loop()
+    try:
+        async for name, data in read_events(reader):
+            if not name:
+                results.heartbeats += measuring()
+                continue
+            if name != "tend:changed":
+                results.errors[f"event {name} {data}"] += 1
+                continue
+            version = int(data.split(" ")[0])
+            key = (partner.session_id, version)
+            started = sent.at.get(key)
+            if started is None or version % 2 == partner.seat % 2:
+                continue  # our own move (seats take turns), or one from before the window
+            arrived = loop.time()
+            status, body = await fetcher.get(
+                f"/exercises/s/{partner.session_id}/poll/?v={version - 1}", partner.cookie
+            )
+            if status != 200 or f'data-version="{version}"'.encode() not in body:
+                results.errors[f"stage fetch {status}"] += 1
+                continue
+            results.event_lags.append(arrived - started)
+            results.latencies.append(loop.time() - started)
+        results.ended += 1
+    except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+        results.ended += 1
+        results.errors[type(error).__name__] += measuring()
+    finally:
+        fetcher.close()
+        writer.close()
+
+
+async def post_act(connection: Connection, partner: Partner, action: str) -> int:
+    connection.refresh()
+    if connection.writer is None:
+        connection.reader, connection.writer = await asyncio.open_connection(HOST, connection.port)
+    body = f"action={action}&step=1".encode()
+    connection.writer.write(
+        (
+            f"POST /exercises/s/{partner.session_id}/act/ HTTP/1.1\r\n"
+            f"Host: {HOST}:{connection.port}\r\n"
+            f"Cookie: sessionid={partner.cookie}; csrftoken={CSRF}\r\nX-CSRFToken: {CSRF}\r\n"
+            "HX-Request: true\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+    )
+    await connection.writer.drain()
+    head = await connection.reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        None,
+    )
+    if length is not None:
+        await connection.reader.readexactly(length)
+    else:
+        await connection._chunked()
+    return status
+
+
+async def act_in_turns(
+    couple: tuple[Partner, Partner],
+    port: int,
+    first: float,
+    end: float,
+    interval: float,
+    sent: Sent,
+    results: StreamResults,
+    measure_from: float,
+) -> None:
+    """One couple: a move every ``interval`` s, the partners taking turns."""
+    loop = asyncio.get_running_loop()
+    connections = {p.seat: Connection(port, fresh_after=4.0) for p in couple}
+    version = couple[0].version
+    slot = first
+    try:
+        while slot < end:
+            await asyncio.sleep(max(0.0, slot - loop.time()))
+            version += 1
+            # Seat 1 makes the even versions' moves, seat 2 the odd ones (follow() knows).
+            actor = couple[0] if version % 2 == 0 else couple[1]
+            counted = slot >= measure_from
+            if counted:  # only moves inside the window are timed
+                sent.at[(actor.session_id, version)] = loop.time()
+            try:
+                status = await asyncio.wait_for(
+                    post_act(connections[actor.seat], actor, "pause" if version % 4 else "resume"),
+                    REQUEST_TIMEOUT,
+                )
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
+                connections[actor.seat].close()
+                results.errors[f"act {type(error).__name__}"] += counted
+                return  # the versions no longer line up with this couple's count
+            if status != 200:
+                results.errors[f"act {status}"] += counted
+                return
+            results.moves += counted
+            slot += interval
+    finally:
+        for connection in connections.values():
+            connection.close()
+
+
+async def run_streams(
+    partners: list[Partner], port: int, args, server_pids: Callable[[], list[int]], sample
+) -> tuple[StreamResults, CpuSample, CpuSample, float, float]:
+    loop = asyncio.get_running_loop()
+    results = StreamResults()
+    sent = Sent()
+    base_rss = rss_bytes(server_pids())
+    # Open every stream (a few hundred at a time, as pages load over a while).
+    connections = []
+    for start in range(0, len(partners), 200):
+        batch = partners[start : start + 200]
+        connections += await asyncio.gather(*(open_stream(port, p) for p in batch))
+    results.opened = len(connections)
+    await asyncio.sleep(2)
+    per_connection = (rss_bytes(server_pids()) - base_rss) / len(connections)
+
+    window: dict[str, float] = {}
+    measuring = lambda: "from" in window and loop.time() < window["end"]  # noqa: E731
+    followers = [
+        asyncio.create_task(follow(p, port, c, sent, results, measuring))
+        for p, c in zip(partners, connections, strict=True)
+    ]
+    start = loop.time() + 0.5
+    window["from"] = start + args.warmup
+    window["end"] = window["from"] + args.duration
+    couples = list(zip(partners[0::2], partners[1::2], strict=True))
+    step = args.interval / len(couples)
+    actors = [
+        asyncio.create_task(
+            act_in_turns(
+                couple,
+                port,
+                start + n * step,
+                window["end"],
+                args.interval,
+                sent,
+                results,
+                window["from"],
+            )
+        )
+        for n, couple in enumerate(couples)
+    ]
+    await asyncio.sleep(window["from"] - loop.time())
+    before = sample()
+    await asyncio.sleep(window["end"] - loop.time())
+    after = sample()
+    await asyncio.wait_for(asyncio.gather(*actors), REQUEST_TIMEOUT + 5)
+    await asyncio.sleep(2)  # the last moves reach their partners
+    for task in followers:
+        task.cancel()
+    await asyncio.gather(*followers, return_exceptions=True)
+    return results, before, after, per_connection, base_rss
+
+
+def report_streams(
+    couples: int, args, results: StreamResults, before, after, per_connection: float
+) -> None:
+    ms = [value * 1000 for value in results.latencies]
+    event_ms = [value * 1000 for value in results.event_lags]
+    server = spent(before.gunicorn, after.gunicorn)
+    postgres = spent(before.postgres, after.postgres)
+    redis = spent(before.redis, after.redis)
+    busy = (after.machine[0] - before.machine[0]) / (after.machine[1] - before.machine[1])
+    moves = results.moves or 1
+    missing = results.moves - len(ms)
+    errors = sum(results.errors.values())
+    print(
+        f"uvicorn {args.workers}w {couples:>4} couples ({results.opened} open streams), "
+        f"{results.moves} moves in {args.duration:g} s: act → other screen (stage fetched) "
+        f"p50 {percentile(ms, 0.50):6.1f} ms, p95 {percentile(ms, 0.95):6.1f} ms, "
+        f"p99 {percentile(ms, 0.99):6.1f} ms, max {max(ms, default=float('nan')):6.1f} ms; "
+        f"act → event p50 {percentile(event_ms, 0.50):.1f} ms, "
+        f"p95 {percentile(event_ms, 0.95):.1f} ms; errors {errors}"
+        + (f" {dict(results.errors)}" if errors else "")
+        + f", moves never seen {missing}"
+    )
+    minutes = args.duration / 60
+    print(
+        f"      CPU per move: uvicorn {server / moves * 1000:.1f} ms, "
+        f"postgres {postgres / moves * 1000:.1f} ms, redis-server {redis / moves * 1000:.2f} ms "
+        f"(shared); machine {busy * 100:3.0f}% busy of {os.cpu_count()} cores; "
+        f"memory per open stream {per_connection / 1024:.1f} KiB (uvicorn RSS); "
+        f"idle page: {results.ended / (2 * couples) / minutes:.2f} requests/min "
+        f"(streams the server closed), "
+        f"{results.heartbeats / (2 * couples) / minutes:.1f} heartbeats/min"
+    )
+
+
+def run_stream_size(couples: int, args, log: Path) -> None:
+    from django.db import connection
+
+    partners, seeded = seed(couples)
+    connection.close()
+    server = None
+    try:
+        port = free_port()
+        server = start_uvicorn(args.workers, port, log, args.heartbeat)
+        print(
+            f"      seeded {couples} couples in {seeded:.1f} s; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+        database = server_env()["DATABASE_URL"].rsplit("/", 1)[1]
+        results, before, after, per_connection, _ = asyncio.run(
+            run_streams(
+                partners,
+                port,
+                args,
+                lambda: uvicorn_workers(server.pid, args.workers),
+                lambda: CpuSample.take(server.pid, database),
+            )
+        )
+        report_streams(couples, args, results, before, after, per_connection)
+    finally:
+        if server is not None:
+            stop_gunicorn(server)
+        delete_sessions(partners)
+
+
 def size(text: str) -> tuple[int, int]:
     workers, _, threads = text.lower().partition("x")
     return int(workers), int(threads or 1)
@@ -633,16 +1028,27 @@ def size(text: str) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--couples", type=int, nargs="+", default=[100, 500])
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds measured per run")
-    parser.add_argument("--warmup", type=float, default=4.0, help="seconds polled before measuring")
-    parser.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    parser.add_argument(
+        "--mode",
+        choices=["stream", "poll"],
+        default="stream",
+        help="stream: pages hold an event stream under uvicorn and a partner acts every "
+        "--interval s (default); poll: every page polls every --interval s under gunicorn",
+    )
+    parser.add_argument("--couples", type=int, nargs="+", default=None)
+    parser.add_argument("--duration", type=float, default=None, help="seconds measured per run")
+    parser.add_argument("--warmup", type=float, default=4.0, help="seconds before measuring")
+    parser.add_argument(
+        "--interval", type=float, default=None, help="seconds between moves (polls)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--heartbeat", type=int, default=15, help="LIVE_HEARTBEAT_SECONDS")
     parser.add_argument(
         "--gunicorn",
         nargs="+",
         default=["2x8"],
         metavar="WORKERSxTHREADS",
-        help="gunicorn sizes to run (gthread workers), e.g. 2x4 4x4 4x1",
+        help="poll mode: gunicorn sizes to run (gthread workers), e.g. 2x4 4x4 4x1",
     )
     parser.add_argument("--changed", type=int, default=20, help="changed-version polls to time")
     parser.add_argument(
@@ -651,22 +1057,39 @@ def main() -> None:
         help="a tiny, seconds-long run that only shows the script still works (tests do it)",
     )
     args = parser.parse_args()
+    stream = args.mode == "stream"
+    args.couples = args.couples or ([100, 500, 1000] if stream else [100, 500])
+    args.duration = args.duration or (60.0 if stream else 30.0)
+    args.interval = args.interval or (10.0 if stream else 2.0)
     if args.smoke:
-        args.couples, args.duration, args.warmup = [2], 1.0, 0.5
-        args.gunicorn, args.changed = ["1x2"], 2
-    # `timeout` and friends send SIGTERM: leave through the `finally` that stops gunicorn.
+        args.couples, args.duration, args.warmup = [2], 3.0 if stream else 1.0, 0.5
+        args.gunicorn, args.changed, args.workers = ["1x2"], 2, 1
+        args.interval = 1.0 if stream else args.interval
+    # `timeout` and friends send SIGTERM: leave through the `finally` that stops the server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    needed = 2 * max(args.couples) + 256
+    needed = 6 * max(args.couples) + 256
     if soft < needed:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard), hard))
     setup_django()
     from django.db import connection
 
-    log = ROOT / "var" / "bench-live-gunicorn.log"
+    log = ROOT / "var" / f"bench-live-{'uvicorn' if stream else 'gunicorn'}.log"
     log.parent.mkdir(exist_ok=True)
+    version = connection.cursor().connection.info.server_version
+    redis = "Redis (REDIS_URL)" if os.environ.get("REDIS_URL") else "no Redis (local memory)"
+    if stream:
+        print(
+            f"PostgreSQL {version}, {redis}, {os.cpu_count()} cores; streams under uvicorn "
+            f"({args.workers} workers), a move every {args.interval:g} s per couple (partners "
+            f"in turn), {args.duration:g} s measured after {args.warmup:g} s; "
+            f"heartbeat {args.heartbeat} s; log: {log.relative_to(ROOT)}"
+        )
+        for couples in args.couples:
+            run_stream_size(couples, args, log)
+        return
     print(
-        f"PostgreSQL {connection.cursor().connection.info.server_version}, "
+        f"PostgreSQL {version}, {redis}, "
         f"{os.cpu_count()} cores, polls every {args.interval:g} s, {args.duration:g} s measured "
         f"after {args.warmup:g} s warm-up; gunicorn log: {log.relative_to(ROOT)}"
     )

@@ -176,6 +176,16 @@ if DATABASE_URL:
     postgresql = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     if postgresql and env_bool("DB_SERVER_SIDE_BINDING", True):
         DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}
+    # Under an ASGI server every request runs in a thread of its own, so a
+    # connection kept per thread (DB_CONN_MAX_AGE) is a new connection per
+    # request: a pool per process hands them on instead (docker-compose sets it).
+    if postgresql and env_bool("DB_POOL", False):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2,
+            "max_size": env_int("DB_POOL_MAX", 20),
+            "timeout": 10,
+        }
     # Lets two test runs share one PostgreSQL server without dropping each other's database.
     if env_str("TEST_DATABASE_NAME"):
         DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")}
@@ -409,6 +419,14 @@ if PRODUCTION:
     if env_bool("BEHIND_PROXY", True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Live pages (exercises/stream.py): a comment line on every idle stream this
+# often keeps proxies from closing it, and re-checks its viewer and version.
+LIVE_HEARTBEAT_SECONDS = env_int("LIVE_HEARTBEAT_SECONDS", 15)
+# Without PostgreSQL's LISTEN (SQLite): how often every stream looks again.
+LIVE_RECHECK_SECONDS = env_int("LIVE_RECHECK_SECONDS", 1)
+# Threads (and so database connections) per process that all streams share.
+LIVE_DATABASE_THREADS = env_int("LIVE_DATABASE_THREADS", 4)
 
 # The load benchmark's reference page (config/ceiling.py); off unless asked for.
 BENCHMARK_CEILING = env_bool("BENCHMARK_CEILING", False)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from config import regions
 from couples.models import Couple, Membership
+from exercises import hub
 
 
 def live_kinds() -> list[tuple[str, str]]:
@@ -101,6 +102,8 @@ class Session(models.Model):
         if shown:
             regions.changed(self.couple_id, regions.AGENDA)
         self._loaded_status = self.status
+        # Open live pages and waiting cards of the space look again (after commit).
+        hub.announce(self.couple_id)
 
     @classmethod
     def from_db(cls, db, field_names, values, **kwargs):

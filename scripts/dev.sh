@@ -52,7 +52,8 @@ trap stop EXIT
     --schedule var/celerybeat-schedule &
 worker_pid=$!
 
-"$TEND_PY" manage.py runserver "127.0.0.1:$PORT" &
+# An ASGI server (uvicorn, restarted on code changes): live pages stream events.
+"$TEND_PY" -m config.devserver "$PORT" &
 server_pid=$!
 
 cat <<EOF

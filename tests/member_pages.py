@@ -13,6 +13,8 @@ from tests.test_access_matrix import MATRIX
 NOT_PAGES = {
     "exercise_poll": "an htmx fragment the session page polls",
     "exercise_waiting": "an htmx fragment the dashboard polls",
+    "exercise_stream": "the session page's event stream",
+    "exercise_waiting_stream": "the dashboard's event stream",
     "ritual_preview": "an htmx fragment inside the ritual form",
 }
 

@@ -80,9 +80,13 @@ MATRIX: dict[str, Route] = {
     "exercise_act": Route("post", LOGIN, 404, 409, uses_session=True),
     # Polls answer htmx, not people: no redirect to a log-in page, just 404.
     "exercise_poll": Route("get", 404, 404, 200, uses_session=True),
+    # Streams too; under the test client (WSGI) a member gets 204, "poll instead"
+    # (tests/exercises/test_stream.py streams them from uvicorn).
+    "exercise_stream": Route("get", 404, 404, 204, uses_session=True),
     "exercise_summary": Route("get", LOGIN, 404, 200, uses_session=True),
     "exercise_history": Route("get", LOGIN, 200, 200),
     "exercise_waiting": Route("get", 404, 200, 200),
+    "exercise_waiting_stream": Route("get", 404, 204, 204),
     "daily_question": Route("get", LOGIN, 200, 200),
     "love_map": Route("get", LOGIN, 200, 200),
     "weekly_checkins": Route("get", LOGIN, 200, 200),

@@ -69,6 +69,9 @@ PAGES: dict[str, Page] = {
     "exercise_session": Page(args="session"),
     # Unchanged: 204 from one query; changed: the stage.
     "exercise_poll": Page(args="session", queries=("?v={version}", "?v=0")),
+    # Streams answer the test client (WSGI) 204, "poll instead", after checking the viewer.
+    "exercise_stream": Page(args="session", queries=("?v={version}",), status=204),
+    "exercise_waiting_stream": Page(status=204),
     "exercise_summary": Page(args="finished"),
     "exercise_history": Page(),
     "exercise_waiting": Page(queries=("?sig={session_id}", "?sig=0")),

@@ -1,4 +1,4 @@
-// Live exercises: timers that agree across devices, and polite polling.
+// Live exercises: timers that agree across devices, streams, and polite polling.
 // Loaded only on exercise pages; no inline scripts, and nothing here is
 // required for the page to work (every action is a plain form).
 (function () {
@@ -6,12 +6,90 @@
 
   var reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
-  // --- polling: hidden tabs don't poll; a tab coming back polls at once ---
+  // --- streams first, polling as the fallback ---------------------------------
+  // A [data-stream] element holds a server-sent events connection (htmx's sse
+  // extension), which says "tend:changed" with the new version and nothing
+  // else. While it is open, the [data-poll] elements inside it don't poll on
+  // their 2 s timer: a change makes them ask at once instead, through the same
+  // poll URL (so what a partner may see is decided in one place). When the
+  // stream can't connect or is reconnecting, polling goes on as before; hidden
+  // tabs neither poll nor stream (the extension closes a hidden tab's stream
+  // and reconnects when it is shown, from the version the page has).
+  function streamOf(el) {
+    return el && el.closest ? el.closest("[data-stream]") : null;
+  }
+
+  function behind(stream, el) {
+    var latest = stream.dataset.latest;
+    if (latest === undefined || el.dataset.version === undefined) return false;
+    if (stream.dataset.stream === "version") return Number(el.dataset.version) < Number(latest);
+    return el.dataset.version !== latest;
+  }
+
+  function catchUp(stream) {
+    if (!window.htmx) return;
+    stream.querySelectorAll("[data-poll]").forEach(function (el) {
+      if (behind(stream, el)) window.htmx.trigger(el, "tend:poll-now");
+    });
+  }
+
+  // htmx starts on a timer and the sse extension is a later deferred script: on
+  // a slow load htmx may go over the page before the extension is there, and
+  // nothing is set up for the stream (its element gets no `_htmx`). htmx has run
+  // when the poll elements are set up; then process the stream element again.
+  // (If htmx hasn't run yet, it will, with the extension in place.)
+  (function connectMissedStreams() {
+    if (!window.htmx) return;
+    document.querySelectorAll("[data-stream]").forEach(function (stream) {
+      var poll = stream.querySelector("[data-poll]");
+      if (poll && poll._htmx && !stream._htmx && stream.hasAttribute("hx-sse:connect")) {
+        window.htmx.process(stream);
+      }
+    });
+  })();
+
+  document.addEventListener("htmx:sse:after:connection", function (event) {
+    if (event.target.dataset) event.target.dataset.streaming = "1";
+  });
+  ["htmx:sse:before:connection", "htmx:sse:error", "htmx:sse:close"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      if (event.target.dataset) delete event.target.dataset.streaming;
+    });
+  });
+  // "<version> <server clock, ms>": the clock arrives within a few ms of being
+  // read, so it says how far our clock is from the server's better than the
+  // time a whole request took (timers on both screens then agree closely).
+  var clockOffset = null;
+  document.addEventListener("tend:changed", function (event) {
+    var stream = streamOf(event.target);
+    if (!stream || !event.detail) return;
+    var parts = String(event.detail.data).split(" ");
+    stream.dataset.latest = parts[0];
+    if (parts[1]) {
+      // A late delivery only makes the reading smaller: keep the largest one.
+      var reading = Number(parts[1]) - Date.now();
+      clockOffset = clockOffset === null ? reading : Math.max(clockOffset, reading);
+      startTimers();
+    }
+    catchUp(stream);
+  });
+  document.addEventListener("tend:end", function (event) {
+    // "gone": logged out, password changed, or no longer in the space. The page
+    // reloads to show where that leaves this person (usually the log-in page).
+    if (event.detail && event.detail.data === "gone" && !window.tendNoReload) window.location.reload();
+  });
+
   document.addEventListener("htmx:config:request", function (event) {
     var source = event.target;
-    if (document.hidden && source && source.closest && source.closest("[data-poll]") === source) {
+    if (!source || !source.closest || source.closest("[data-poll]") !== source) return;
+    if (document.hidden) {
       event.preventDefault();
+      return;
     }
+    var ctx = event.detail && event.detail.ctx;
+    var asked = ctx && ctx.sourceEvent && ctx.sourceEvent.type === "tend:poll-now";
+    var stream = streamOf(source);
+    if (stream && stream.dataset.streaming && !asked) event.preventDefault();
   });
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden && window.htmx) {
@@ -19,6 +97,15 @@
         window.htmx.trigger(el, "tend:poll-now");
       });
     }
+  });
+
+  // When each request went out and its answer came back: the server drew the
+  // timer in between, so the midpoint is our best reading of "the server's now".
+  document.addEventListener("htmx:before:request", function (event) {
+    if (event.detail && event.detail.ctx) event.detail.ctx.tendSentAt = Date.now();
+  });
+  document.addEventListener("htmx:before:response", function (event) {
+    if (event.detail && event.detail.ctx) event.detail.ctx.tendAnsweredAt = Date.now();
   });
 
   // --- keep what someone is typing when the partner's move redraws the stage ---
@@ -43,7 +130,8 @@
   document.addEventListener("htmx:after:swap", function (event) {
     // htmx 4 fires the swap events for a 204 poll too (swap "none"): nothing
     // was redrawn, and restarting the timers would reset them to the last render.
-    if (event.detail.ctx && event.detail.ctx.swap === "none") return;
+    var ctx = event.detail.ctx;
+    if (ctx && ctx.swap === "none") return;
     var lost = [];
     Object.keys(typed).forEach(function (id) {
       if (id === "__focus") return;
@@ -62,7 +150,9 @@
       var again = document.getElementById(typed.__focus);
       if (again) again.focus();
     }
-    startTimers();
+    startTimers(ctx && ctx.tendSentAt && ctx.tendAnsweredAt ? (ctx.tendSentAt + ctx.tendAnsweredAt) / 2 : Date.now());
+    // A change announced while this answer was on its way: ask again.
+    document.querySelectorAll("[data-stream]").forEach(catchUp);
   });
 
   // --- timers ---------------------------------------------------------------
@@ -102,7 +192,18 @@
 
   var ticking = [];
 
-  function startTimers() {
+  // The page's own clock reading of the instant the server drew it: the
+  // midpoint of its request, read from the navigation's timing on a full load.
+  function drawnAt() {
+    var nav = window.performance && performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
+    if (nav && nav.requestStart && nav.responseStart) {
+      return performance.timeOrigin + (nav.requestStart + nav.responseStart) / 2;
+    }
+    return Date.now();
+  }
+
+  function startTimers(clientAtRender) {
+    var drawn = clientAtRender || drawnAt();
     ticking.forEach(function (id) { clearInterval(id); });
     ticking = [];
     document.querySelectorAll("[data-timer]").forEach(function (el) {
@@ -110,7 +211,8 @@
       var elapsedAtRender = parseInt(el.dataset.elapsedMs, 10);
       var running = el.dataset.running === "1";
       var serverNow = parseInt(el.dataset.serverNow, 10);
-      var offset = serverNow - Date.now(); // our clock + offset = the server's
+      // our clock + offset = the server's
+      var offset = clockOffset !== null ? clockOffset : serverNow - drawn;
       var display = el.querySelector("[data-timer-display]");
       var bar = el.querySelector("[data-timer-bar]");
       var announce = el.querySelector("[data-timer-announce]");
@@ -125,6 +227,7 @@
       function update() {
         var left = remaining();
         el.dataset.remainingMs = String(Math.max(0, Math.round(left)));
+        el.dataset.remainingAt = String(Date.now()); // when that was true (ticks are 200 ms apart)
         display.textContent = format(left);
         if (bar) bar.style.transform = "scaleX(" + Math.max(0, Math.min(1, left / duration)) + ")";
         if (left <= 0 && el.dataset.done !== "1") {
@@ -151,7 +254,7 @@
   }
 
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", startTimers);
+    document.addEventListener("DOMContentLoaded", function () { startTimers(); });
   } else {
     startTimers();
   }

@@ -1,0 +1,216 @@
+"""Server-sent events: a live session's page and the dashboard's waiting card follow
+the partner's moves as they happen.
+
+A stream carries no couple data at all, only "changed", the new version (or,
+for the waiting card, the new signature: the live session's id, or 0) and the
+server's clock in milliseconds, which the pages' timers count from.
+The page then fetches the new stage from the poll endpoint, through the same
+code as the 2-second poll (``exercises.views.poll``): one place decides what a
+partner may see, so sealed and private entries can't leak through a stream.
+
+Each stream:
+
+1. Checks its viewer before sending anything: an outsider, or anyone not
+   logged in, gets 404 and no stream.
+2. Starts from the version the page has (``Last-Event-ID`` on a reconnect,
+   ``?v=``/``?sig=`` on the first connect) and says "changed" at once if the
+   truth has moved on, so nothing announced while it was away is missed.
+3. Waits for a wake-up (``exercises.hub``) or the heartbeat interval, then
+   re-reads the session and its viewer from scratch (``stream_viewer``): a
+   logged-out session, a changed password, a partner who left end the stream
+   at once (``event: end``), as does a finished session after its last
+   "changed". A heartbeat comment keeps proxies from closing an idle stream.
+4. Ends without ``end`` if the database can't be read: the page reconnects
+   and starts over from its version.
+
+Under WSGI (gunicorn, the test client) an endless response would tie up a
+worker thread: there the stream answers 204 and the page keeps polling. The
+views themselves are plain functions (the check is a query either way); only
+the body is async, which Django's ASGI handler streams from its event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import import_module
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.db import DatabaseError, connections
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.http import require_GET
+
+from accounts.middleware import without_user
+from couples.viewer import Value, viewer_for
+from exercises import hub
+from exercises.live import waiting_signature
+from exercises.models import Session
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What one stream follows, as the database has it now."""
+
+    couple_id: int
+    version: str  # the session's version, or the waiting card's signature
+    active: bool = True  # a finished session's stream ends after its last change
+
+
+def stream_viewer(request: HttpRequest, session_id: int | None) -> Watch | None:
+    """The space and version a stream may follow, or None: not logged in, not a
+    member (any more), password changed, or not their session.
+
+    The only place streams decide who is watching: the one viewer query
+    (``couples.viewer``, the session checked as Django's ``get_user`` would)
+    with the session's version and status, or the waiting card's signature,
+    read in the same query, as the polls do (``exercises.live``). Asked again
+    on every wake-up, so it never answers from the request's first read.
+    """
+    request.__dict__.pop("_viewer", None)
+    if session_id is None:
+        found = waiting_signature(request)
+        if found is None:
+            return None
+        viewer, signature = found
+        return Watch(viewer.couple.pk, signature)
+    of_session = (
+        "SELECT s.{column} FROM exercises_session s WHERE s.id = %s AND s.couple_id = {{couple}}"
+    )
+    viewer = viewer_for(
+        request,
+        version=Value(of_session.format(column="version"), (session_id,)),
+        status=Value(of_session.format(column="status"), (session_id,)),
+    )
+    if viewer is None or viewer.couple is None or viewer.extra["version"] is None:
+        return None
+    active = viewer.extra["status"] == Session.Status.ACTIVE
+    return Watch(viewer.couple.pk, str(viewer.extra["version"]), active)
+
+
+# Streams read the database from a few threads of their own, not one thread
+# per stream (Django's default for async views): a thousand open pages then
+# hold a handful of database connections, not a thousand.
+_database_threads = ThreadPoolExecutor(
+    max_workers=settings.LIVE_DATABASE_THREADS, thread_name_prefix="live-db"
+)
+
+
+def _read(request: HttpRequest, session_id: int | None, again: bool) -> Watch | None:
+    try:
+        if again:
+            # The session as stored now: a log-out or a new log-in shows here.
+            store = import_module(settings.SESSION_ENGINE).SessionStore
+            request.session = store(request.session.session_key)
+        return stream_viewer(request, session_id)
+    finally:
+        _tidy_connection()
+
+
+def _tidy_connection() -> None:
+    """What Django does at the end of a request, for this thread's connection:
+    close it after an error or past its age (or hand it back to the pool)."""
+    conn = connections["default"]
+    if conn.connection is None:
+        return
+    too_old = conn.close_at is not None and time.monotonic() >= conn.close_at
+    if conn.errors_occurred or too_old or not conn.get_autocommit():
+        conn.close()
+
+
+async def _watch(request: HttpRequest, session_id: int | None, again: bool) -> Watch | None:
+    return await sync_to_async(_read, thread_sensitive=False, executor=_database_threads)(
+        request, session_id, again
+    )
+
+
+def _event(name: str, data: str, event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {name}\ndata: {data}\n\n"
+
+
+async def events(
+    request: HttpRequest, session_id: int | None, watch: Watch, seen: str
+) -> AsyncIterator[str]:
+    """The stream itself (steps 2 to 4 of the module's docstring)."""
+    live = hub.hub()
+    couple_id = watch.couple_id
+    wake = live.watch(couple_id)
+    every = settings.LIVE_HEARTBEAT_SECONDS
+    try:
+        # A first line at once: the headers and this get through any buffer now.
+        yield ": open\n\n"
+        said = time.monotonic()
+        while True:
+            if watch.version != seen:
+                seen = watch.version
+                # With the server's clock: pages count timers from the same instant.
+                yield _event("tend:changed", f"{seen} {int(time.time() * 1000)}", event_id=seen)
+                said = time.monotonic()
+            if not watch.active:
+                yield _event("tend:end", "finished")
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), max(0.0, said + every - time.monotonic()))
+            wake.clear()
+            try:
+                found = await _watch(request, session_id, again=True)
+            except DatabaseError:
+                return  # no `end`: the page reconnects and starts from its version
+            if found is None or found.couple_id != couple_id:
+                yield _event("tend:end", "gone")
+                return
+            watch = found
+            if watch.version == seen and time.monotonic() - said >= every:
+                yield ": still here\n\n"
+                said = time.monotonic()
+    finally:
+        live.unwatch(couple_id, wake)
+
+
+def _respond(request: HttpRequest, session_id: int | None, seen: str) -> HttpResponse:
+    """1. Check the viewer in this request's thread. 2. Under WSGI answer 204.
+    3. Under ASGI hand back a response whose body is the async ``events``."""
+    if not isinstance(request, ASGIRequest):
+        # No streams under WSGI (gunicorn, the test client): the page keeps polling.
+        if stream_viewer(request, session_id) is None:
+            raise Http404("Nothing to follow here")
+        return HttpResponse(status=204)
+    watch = _read(request, session_id, again=False)
+    # This request's thread lives as long as its stream: it must not keep a
+    # database connection all that time (the stream's checks use their own threads).
+    connections["default"].close()
+    if watch is None:
+        raise Http404("Nothing to follow here")
+    response = StreamingHttpResponse(
+        events(request, session_id, watch, seen), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "private, no-store"
+    # nginx (and proxies that honour it) must pass each event on at once.
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _last_seen(request: HttpRequest, param: str) -> str:
+    return request.headers.get("Last-Event-ID") or request.GET.get(param, "")
+
+
+# Plain (sync) views: Django streams their async iterator under ASGI all the
+# same, and the test client and WSGI servers call them without an event loop.
+@without_user
+@require_GET
+def session_stream(request: HttpRequest, pk: int) -> HttpResponse:
+    """A live session's changes, for its page."""
+    return _respond(request, pk, _last_seen(request, "v"))
+
+
+@without_user
+@require_GET
+def waiting_stream(request: HttpRequest) -> HttpResponse:
+    """The dashboard's waiting card: a live exercise starting or ending in the space."""
+    return _respond(request, None, _last_seen(request, "sig"))
