@@ -23,15 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.faults.web import HOST, Browser, web_environment
+from tests.faults.web import HOST, WebServer, web_environment
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def asgi_environment(database: str, redis_url: str = "", **extra: str) -> dict[str, str]:
@@ -44,49 +38,26 @@ def asgi_environment(database: str, redis_url: str = "", **extra: str) -> dict[s
     return env
 
 
-class AsgiServer:
-    """uvicorn serving ``config.asgi``, logging to a file."""
+class AsgiServer(WebServer):
+    """uvicorn serving ``config.asgi``, logging to a file; started and stopped as
+    gunicorn is (``tests.faults.web.WebServer``), on a port it keeps across restarts."""
+
+    program = "uvicorn"
 
     def __init__(
         self, env: dict[str, str], logdir: Path, *, port: int | None = None, workers: int = 1
     ) -> None:
-        self.env = env
-        self.workers = workers
-        self.port = port or free_port()
+        super().__init__(env, logdir, workers=workers)
+        self.port = port or self.port
         self.log = logdir / f"uvicorn-{self.port}.log"
-        self.process: subprocess.Popen | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def start(self, timeout: float = 60) -> AsgiServer:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "uvicorn", "config.asgi:application"),
-                    *("--host", HOST, "--port", str(self.port), "--log-level", "warning"),
-                    *("--timeout-graceful-shutdown", "2", "--no-access-log", "--lifespan", "off"),
-                    *("--workers", str(self.workers)),
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"uvicorn exited:\n{self.tail()}")
-            try:
-                Browser(self.port).get("/healthz", timeout=2)
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise AssertionError(f"uvicorn did not answer:\n{self.tail()}") from None
-                time.sleep(0.1)
+    def command(self) -> list[str]:
+        return [
+            *(sys.executable, "-m", "uvicorn", "config.asgi:application"),
+            *("--host", HOST, "--port", str(self.port), "--log-level", "warning"),
+            *("--timeout-graceful-shutdown", "2", "--no-access-log", "--lifespan", "off"),
+            *("--workers", str(self.workers)),
+        ]
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -97,12 +68,6 @@ class AsgiServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
-
-    def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
 
 
 def wait_for_its_connections_to_close(timeout: float = 10) -> None:

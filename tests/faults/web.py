@@ -72,15 +72,20 @@ class WebServer:
         self.threads = threads
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60) -> WebServer:
+    program = "gunicorn"
+
+    def command(self) -> list[str]:
+        return [
+            *(sys.executable, "-m", "gunicorn", "config.wsgi", "--no-control-socket"),
+            *("--bind", f"{HOST}:{self.port}", "--worker-class", "gthread"),
+            *("--workers", str(self.workers), "--threads", str(self.threads)),
+            *("--timeout", "60", "--graceful-timeout", "5"),
+        ]
+
+    def start(self, timeout: float = 60):
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "gunicorn", "config.wsgi", "--no-control-socket"),
-                    *("--bind", f"{HOST}:{self.port}", "--worker-class", "gthread"),
-                    *("--workers", str(self.workers), "--threads", str(self.threads)),
-                    *("--timeout", "60", "--graceful-timeout", "5"),
-                ],
+                self.command(),
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -90,14 +95,14 @@ class WebServer:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                raise AssertionError(f"gunicorn exited:\n{self.tail()}")
+                raise AssertionError(f"{self.program} exited:\n{self.tail()}")
             try:
                 Browser(self.port).get("/healthz", timeout=2)
                 return self
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise AssertionError(f"gunicorn did not answer:\n{self.tail()}") from None
+                    raise AssertionError(f"{self.program} did not answer:\n{self.tail()}") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:
