@@ -936,14 +936,14 @@ def main() -> None:
             args.think_duration, args.think_min, args.think_max = 1.5, 0.01, 0.05
             args.gunicorn_args += " --workers 1 --threads 2"  # a repeated --workers wins
             args.profile_rounds = 2
-            from common import PrivatePostgres, PrivateRedis
+            from common import private_postgres, private_redis
 
             if not args.database_url:
-                private.append(PrivatePostgres().start())
+                private.append(private_postgres())
                 args.database_url = private[-1].url
                 print("no DATABASE_URL: a private PostgreSQL for this smoke run")
             if not args.redis_url:
-                private.append(PrivateRedis().start())
+                private.append(private_redis())
                 args.redis_url = private[-1].url
                 print("no REDIS_URL: a private Redis for this smoke run")
             from common import ensure_database

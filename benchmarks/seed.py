@@ -577,9 +577,9 @@ def main() -> None:
     if args.smoke:
         args.couples = 4
         if not DATABASE_URL_GIVEN:
-            from common import PrivatePostgres
+            from common import private_postgres
 
-            private = PrivatePostgres().start()
+            private = private_postgres()
             os.environ["DATABASE_URL"] = private.url
             print("no DATABASE_URL: a private PostgreSQL for this smoke run")
     try:
