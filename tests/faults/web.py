@@ -74,6 +74,10 @@ class WebServer:
 
     program = "gunicorn"
 
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
     def command(self) -> list[str]:
         return [
             *(sys.executable, "-m", "gunicorn", "config.wsgi", "--no-control-socket"),
