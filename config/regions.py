@@ -9,22 +9,36 @@ ritual kept empties that ritual's page and the dashboard, not the others.
 Scopes of one couple:
 
 - ``SPACE``: who is in the space and how they are shown (names, zones), the
-  space's own name and zone. Every region reads it. Bumped by
-  ``Couple.save``, ``Membership.save`` (joining, leaving; and a membership
-  deleted with an account) and a member's profile (``couples.receivers``).
+  space's own name and zone, its calendar address. Every region reads it.
+  Bumped by ``Couple.save``, ``calendar.regenerate``, ``Membership.save``
+  (joining, leaving; and a membership deleted with an account) and a
+  member's profile (``couples.receivers``).
 - ``AGENDA``: the dashboard's region: today's rituals and marks, the live
   and latest exercises, today's question. Bumped by ``Ritual.save`` and
   ``delete``, ``mark_kept``/``unmark`` (raw SQL), ``Session.save`` when a
   session starts, ends, or changes once over, and ``daily.answer``.
 - ``ritual(pk)``: one ritual's page below its title: the ritual, its marks,
   its mutes. Bumped with AGENDA by the ritual's writes, alone by its mutes.
+- ``RITUALS``: the couple's rituals and their record together (the rituals
+  list, the week, the rhythm). Bumped with ``ritual(pk)`` by every write of
+  one of them: the ritual itself, its marks and its mutes.
+- ``JOURNAL``: what the partners wrote and did in exercises (history,
+  summaries, appreciations, the story, the quizzes, the daily question).
+  Bumped by ``Entry.save`` and ``delete`` (every step that writes an
+  answer, the daily question, the journal's forms) and with AGENDA by
+  ``Session.save`` when a session starts or ends.
+
+Whole pages are cached too (``couples.pages``): ``PAGES`` names the scopes
+each reads, by route name; a member page not named there is rendered every
+time (``NOT_CACHED`` says why, and ``tests/test_cached_regions.py`` checks
+that every member page is in one or the other).
 
 Writes that change nothing a region shows bump nothing: the reminder tick's
 next-due columns (``rituals.dispatch``), deliveries, the steps of a live
-session, the journal's entries (appreciations, the story, the quizzes),
-calendar addresses. ``tests/test_cached_regions.py`` renders every region
-fresh and from the cache after each kind of write and compares them, so a
-write that shows somewhere and bumps nothing fails there.
+session that write no answer (timers, turns), calendar addresses.
+``tests/test_cached_regions.py`` renders every region and cached page fresh
+and from the cache after each kind of write and compares them, so a write
+that shows somewhere and bumps nothing fails there.
 
 Each bump is made at once and, inside a transaction, again after commit:
 a reader that takes the version while the write is in flight may render
@@ -54,6 +68,8 @@ VERSION_TTL = 10 * 60
 
 SPACE = "space"
 AGENDA = "agenda"
+RITUALS = "rituals"
+JOURNAL = "journal"
 
 
 def ritual(pk: int) -> str:
@@ -65,6 +81,52 @@ def ritual(pk: int) -> str:
 REGIONS: dict[str, Callable[[Sequence], tuple[str, ...]]] = {
     "dashboard": lambda parts: (SPACE, AGENDA),
     "ritual": lambda parts: (SPACE, ritual(parts[0])),
+}
+
+
+def _ritual_page(kwargs) -> tuple[str, ...]:
+    return (SPACE, ritual(kwargs["pk"]))
+
+
+def _exercise_page(kwargs) -> tuple[str, ...]:
+    # A live session shows on each (a banner, the list's "join" button).
+    return (SPACE, AGENDA, JOURNAL)
+
+
+# Whole pages kept by ``couples.pages``, by route name: the scopes each reads.
+PAGES: dict[str, Callable[[dict], tuple[str, ...]]] = {
+    "dashboard": lambda kwargs: (SPACE, AGENDA),
+    "rituals": lambda kwargs: (SPACE, RITUALS),
+    "ritual_week": lambda kwargs: (SPACE, RITUALS),
+    "rhythm": lambda kwargs: (SPACE, RITUALS, JOURNAL),  # with what they wrote and did
+    "ritual_new": lambda kwargs: (SPACE,),
+    "ritual_detail": _ritual_page,
+    "ritual_edit": _ritual_page,
+    "ritual_delete": _ritual_page,
+    "exercises": _exercise_page,
+    "daily_question": _exercise_page,
+    "exercise_history": _exercise_page,
+    "exercise_summary": _exercise_page,
+    "appreciation": _exercise_page,
+    "our_story": _exercise_page,
+    "love_map": _exercise_page,
+    "love_quiz": _exercise_page,
+    "self_check": _exercise_page,
+    "weekly_checkins": _exercise_page,
+    # The account's own pages: the viewer's row is part of every page's key
+    # (couples.pages), the space (names, the calendar address) is SPACE.
+    "profile": lambda kwargs: (SPACE,),
+    "calendar_settings": lambda kwargs: (SPACE,),
+    "delete_account": lambda kwargs: (SPACE,),
+    "leave": lambda kwargs: (SPACE,),
+    "join": lambda kwargs: (SPACE,),
+    "get_help": lambda kwargs: (SPACE,),
+}
+
+# Member pages rendered every time, and why.
+NOT_CACHED = {
+    "exercise_session": "a live session: every step changes it, and its stream follows them",
+    "export": "a download of everything, rarely asked for, dated to the minute",
 }
 
 
@@ -82,17 +144,26 @@ def versions(couple_id: int, scopes: Sequence[str]) -> list[int] | None:
     A missing one starts at a random number. None while Redis is out of
     reach: render, don't cache.
     """
+    return versions_and(couple_id, scopes, None)[0]
+
+
+def versions_and(
+    couple_id: int, scopes: Sequence[str], along: str | None
+) -> tuple[list[int] | None, object]:
+    """``versions``, and the cached value of the key ``along`` read in the same
+    round trip (None when absent): a cached page and the versions it must match."""
     copies = _copies()
     keys = [_key(couple_id, scope) for scope in scopes]
-    found = copies.get_many(keys)
+    found = copies.get_many([*keys, along] if along else keys)
+    kept = found.pop(along, None) if along else None
     missing = [key for key in keys if key not in found]
     if missing:
         for key in missing:
             copies.add(key, secrets.randbits(62), VERSION_TTL)
         found |= copies.get_many(missing)
     if not reachable(copies) or len(found) < len(keys):
-        return None
-    return [found[key] for key in keys]
+        return None, None
+    return [found[key] for key in keys], kept
 
 
 def changed(couple_id: int, *scopes: str) -> None:

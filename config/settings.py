@@ -125,6 +125,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
+    # Whole member pages from the cache while nothing they show has changed.
+    "couples.pages.CachedPagesMiddleware",
     # Last, so its 400 page has the user, the messages and the CSP nonce.
     "config.middleware.UnreadableBodyMiddleware",
 ]
@@ -147,6 +149,8 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # Placeholders for the token and nonce in pages kept whole (couples.pages).
+                "couples.pages.placeholders",
             ],
             "builtins": [
                 "exercises.templatetags.exercises_tags",

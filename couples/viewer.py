@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -108,16 +109,25 @@ def _columns(model: type[models.Model], alias: str) -> str:
 def _read(model: type[models.Model], values: list) -> models.Model | None:
     """A model instance from its columns in the row, converted as the ORM would
     (SQLite hands back text for datetimes); None for an outer join's nulls."""
-    fields = model._meta.concrete_fields
-    if values[fields.index(model._meta.pk)] is None:  # an outer join found no row
+    pk_index, attnames, converters = _reader(model)
+    if values[pk_index] is None:  # an outer join found no row
         return None
-    converted = []
-    for f, value in zip(fields, values, strict=True):
+    for index, convert, col in converters:
+        values[index] = convert(values[index], col, connection)
+    return model.from_db(connection.alias, attnames, values)
+
+
+@cache
+def _reader(model: type[models.Model]) -> tuple[int, list[str], list[tuple]]:
+    """What ``_read`` needs of a model, worked out once: where its primary key
+    is, its attribute names, and the converters of the columns that have any."""
+    fields = model._meta.concrete_fields
+    converters = []
+    for index, f in enumerate(fields):
         col = Col(model._meta.db_table, f)
         for convert in connection.ops.get_db_converters(col) + f.get_db_converters(connection):
-            value = convert(value, col, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+            converters.append((index, convert, col))
+    return fields.index(model._meta.pk), [f.attname for f in fields], converters
 
 
 def _query(user_id, extras: dict[str, Extra]) -> tuple[str, list]:

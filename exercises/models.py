@@ -100,7 +100,7 @@ class Session(models.Model):
         )
         super().save(*args, **kwargs)
         if shown:
-            regions.changed(self.couple_id, regions.AGENDA)
+            regions.changed(self.couple_id, regions.AGENDA, regions.JOURNAL)
         self._loaded_status = self.status
         # Open live pages and waiting cards of the space look again (after commit).
         hub.announce(self.couple_id)
@@ -212,3 +212,13 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author} on {self.prompt_key}"
+
+    # The pages that show what partners wrote are cached whole (config.regions).
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        regions.changed(self.couple_id, regions.JOURNAL)
+
+    def delete(self, *args, **kwargs):
+        deleted = super().delete(*args, **kwargs)
+        regions.changed(self.couple_id, regions.JOURNAL)
+        return deleted

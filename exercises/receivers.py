@@ -30,7 +30,7 @@ def end_live_sessions(sender, couple_id: int, user_id: int, at, **kwargs) -> Non
         version=F("version") + 1,
     )
     if ended:  # the dashboard shows the live session (config.regions)
-        regions.changed(couple_id, regions.AGENDA)
+        regions.changed(couple_id, regions.AGENDA, regions.JOURNAL)
     hub.announce(couple_id)
 
 

@@ -10,6 +10,7 @@ from django.db.models import F
 from django.urls import reverse
 from icalendar import Calendar, Event, vRecur
 
+from config import regions
 from couples.models import Couple
 from rituals.models import Ritual
 from rituals.recurrence import to_utc
@@ -41,6 +42,7 @@ def couple_for_token(token: str) -> Couple | None:
 def regenerate(couple: Couple) -> None:
     Couple.objects.filter(pk=couple.pk).update(calendar_version=F("calendar_version") + 1)
     couple.refresh_from_db(fields=["calendar_version"])
+    regions.changed(couple.pk, regions.SPACE)  # the address shows on the settings page
 
 
 def ritual_event(ritual: Ritual, host: str) -> Event | None:

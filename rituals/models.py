@@ -100,7 +100,9 @@ class Ritual(models.Model):
         return deleted
 
     def regions_changed(self, pk: int | None = None) -> None:
-        regions.changed(self.couple_id, regions.AGENDA, regions.ritual(pk or self.pk))
+        regions.changed(
+            self.couple_id, regions.AGENDA, regions.RITUALS, regions.ritual(pk or self.pk)
+        )
 
     # Marking kept is the busiest write there is, so each of these is one
     # plain statement: the ORM's bulk_create and delete collector cost more
@@ -220,11 +222,11 @@ class ReminderDelivery(models.Model):
 
 @receiver(m2m_changed, sender=Ritual.muted_by.through)
 def _mutes_changed(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
-    """Whose emails are muted shows on the ritual's page ("Email me again"), only there."""
+    """Whose emails are muted shows on the ritual's page ("Email me again") and the list."""
     if not action.startswith("post_"):
         return
     if not reverse:
-        regions.changed(instance.couple_id, regions.ritual(instance.pk))
+        regions.changed(instance.couple_id, regions.RITUALS, regions.ritual(instance.pk))
         return
     # From the user's side (user.muted_rituals): the rituals named, or all of
     # them when cleared (pk_set is None then).
@@ -232,7 +234,7 @@ def _mutes_changed(sender, instance, action: str, reverse: bool, pk_set, **kwarg
     if pk_set is not None:
         rituals = rituals.filter(pk__in=pk_set)
     for couple_id, pk in rituals.values_list("couple_id", "pk").distinct():
-        regions.changed(couple_id, regions.ritual(pk))
+        regions.changed(couple_id, regions.RITUALS, regions.ritual(pk))
 
 
 class Completion(models.Model):

@@ -36,18 +36,19 @@ def _clear_cache(*patterns: str) -> None:
 
 
 def forget_cached_pages() -> None:
-    """Drop every cached page region (``couples.fragments``): the next page is cold.
+    """Drop every cached page and region (``couples.pages``, ``couples.fragments``):
+    the next page is cold.
 
     For tests that write rows behind the app's back (bulk_create) and then
     measure a page as it is rendered from the database.
     """
-    _clear_cache("*:fragment:*", "*:region-version:*")
+    _clear_cache("*:page:*", "*:fragment:*", "*:region-version:*")
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """No rate-limit counter or cached page region outlives its test."""
-    _clear_cache("*rl:*", "*:fragment:*", "*:region-version:*")
+    _clear_cache("*rl:*", "*:page:*", "*:fragment:*", "*:region-version:*")
     yield
 
 

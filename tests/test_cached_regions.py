@@ -1,7 +1,8 @@
-"""Every cached region, after every kind of write, is what a fresh render shows.
+"""Every cached region and page, after every kind of write, is what a fresh render shows.
 
-For each write: both partners open every cached region (the dashboard, each
-ritual's page and a page of its history), so the cache holds them all; the
+For each write: both partners open every cached page (``config.regions.PAGES``:
+the dashboard, each ritual's pages and a page of its history, the rituals
+list, the week, the rhythm, every exercise page), so the cache holds them all; the
 write is made the way the app makes it; then each page is read once as the
 cache serves it and once rendered from the database with nothing cached,
 and the two must be the same bytes (the per-response CSRF token and CSP
@@ -18,20 +19,25 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User
 from config import regions
 from couples import services
+from couples.fragments import csrf_placeholder
 from couples.models import Couple
+from couples.pages import nonce_placeholder
 from exercises import engine, journal
 from exercises.models import Session
 from rituals.dispatch import dispatch_due_reminders
 from rituals.models import Completion, Ritual
 from tests.conftest import forget_cached_pages, logged_in
 from tests.factories import UserFactory, make_couple, make_ritual
-from tests.rituals.test_pages import NOW, TODAYS_WALK
+from tests.member_pages import member_pages
+from tests.rituals.test_pages import NOW, TODAYS_WALK, VALID
 
 TOKENS = re.compile(r"[A-Za-z0-9]{64}")  # masked CSRF tokens: new on every response
 NONCES = re.compile(r'nonce="[^"]*"')
@@ -52,13 +58,24 @@ class World:
         return list(Ritual.objects.filter(couple__memberships__user__in=[self.alice, self.bob]))
 
 
+RITUAL_PAGES = ("ritual_detail", "ritual_edit", "ritual_delete")
+
+
 def region_urls(world: World) -> list[str]:
-    """Every page with a cached region, for the rituals that exist now."""
-    urls = ["/"]
+    """Every cached page, for the rituals and finished sessions that exist now."""
+    urls = []
+    for name in regions.PAGES:
+        if name in RITUAL_PAGES:
+            urls += [reverse(name, args=[ritual.pk]) for ritual in world.rituals()]
+        elif name == "exercise_summary":
+            finished = Session.objects.filter(couple=world.couple).exclude(status="active")
+            urls += [reverse(name, args=[pk]) for pk in finished.values_list("pk", flat=True)]
+        else:
+            urls.append(reverse(name))
     for ritual in world.rituals():
         page = reverse("ritual_detail", args=[ritual.pk])
         older = int((TODAYS_WALK - timedelta(days=14)).timestamp())
-        urls += [page, f"{page}?before={older}"]
+        urls.append(f"{page}?before={older}")
     return sorted(set(urls))
 
 
@@ -161,6 +178,17 @@ def profile_form(world: World) -> None:
     assert response.status_code == 302, response.content.decode()[:2000]
 
 
+def reminders_off(world: World) -> None:
+    data = {"display_name": "Alice", "time_zone": "Europe/Berlin"}
+    response = world.clients["alice"].post(reverse("profile"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def new_calendar_address(world: World) -> None:
+    response = world.clients["bob"].post(reverse("calendar_regenerate"))
+    assert response.status_code == 302
+
+
 def space_zone(world: World) -> None:
     world.couple.time_zone = "Asia/Tokyo"  # the day of today's question moves
     world.couple.save()
@@ -194,6 +222,8 @@ CASES = {
     "join": Case(join, solo=True),
     "rename": Case(rename, before=(keep,)),
     "profile and time zone": Case(profile_form, before=(keep,)),
+    "reminders off": Case(reminders_off),
+    "new calendar address": Case(new_calendar_address),
     "space time zone": Case(space_zone),
     "reminder tick": Case(reminder_tick),
 }
@@ -216,6 +246,9 @@ def make_world(solo: bool) -> World:
     )
     world = World(alice, bob, couple, walk, tea)
     world.clients = {"alice": logged_in(alice), "bob": logged_in(bob)}
+    if not solo:  # one finished exercise, for its summary page
+        done = engine.start(couple, alice, 1, "eye_gazing", "two_devices", {})
+        engine.act(done.pk, couple.pk, 1, "end", {})
     return world
 
 
@@ -256,6 +289,7 @@ def test_the_comparison_sees_a_write_that_skips_its_bump(db, frozen):
     differing = {url for (_, url), page in fresh.items() if cached[_, url] != page}
     assert "/" in differing
     assert reverse("ritual_detail", args=[world.walk.pk]) in differing
+    assert reverse("rhythm") in differing  # a page kept whole
 
 
 def test_a_live_exercise_click_leaves_the_ritual_pages_cached(db, frozen):
@@ -281,3 +315,50 @@ def test_keeping_one_ritual_leaves_the_other_rituals_page_cached(db, frozen):
     keep(world)
     assert regions.versions(world.couple.pk, tea) == tea_before
     assert regions.versions(world.couple.pk, walk) != walk_before
+
+
+def test_every_member_page_is_cached_or_says_why():
+    cached, not_cached = set(regions.PAGES), set(regions.NOT_CACHED)
+    assert not cached & not_cached
+    assert cached | not_cached == member_pages()
+
+
+def test_a_kept_page_is_served_without_its_view(db, frozen):
+    """The second look at a page runs only the viewer's query: the view's own
+    (rituals, marks, schedules) are not run again. A write it shows brings them back."""
+    world = make_world(solo=False)
+    client = world.clients["alice"]
+
+    def queries_of_a_look() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("rituals"))
+        assert response.status_code == 200
+        return len(queries), response.content.decode()
+
+    first, _ = queries_of_a_look()
+    again, _ = queries_of_a_look()
+    assert (first, again) >= (3, 1) and again == 1
+    edit(world)
+    after_edit, page = queries_of_a_look()
+    assert after_edit == first and "Long evening walk" in page
+
+
+def test_a_kept_form_still_acts_once_with_this_responses_token(db, frozen):
+    """Each response of a kept page has its own CSRF token, nonce and once-only
+    key, and the form posts with them."""
+    world = make_world(solo=False)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.alice)
+    pages = [client.get(reverse("ritual_new")) for _ in range(3)]
+    keys = [re.search(r'name="request_key" value="([^"]*)"', p.content.decode())[1] for p in pages]
+    assert len(set(keys)) == 3
+    for page in pages:
+        body = page.content.decode()
+        assert csrf_placeholder() not in body and nonce_placeholder() not in body
+        nonce = re.search(r'nonce="([^"]+)"', body)[1]
+        assert f"'nonce-{nonce}'" in page["Content-Security-Policy"]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', pages[-1].content.decode())[1]
+    data = {**VALID, "title": "Morning tea", "csrfmiddlewaretoken": token, "request_key": keys[-1]}
+    response = client.post(reverse("ritual_new"), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Ritual.objects.filter(couple=world.couple, title="Morning tea").count() == 1
