@@ -72,6 +72,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VENV_BIN = Path(sys.executable).parent
+CEILING_PATH = "/bench/ceiling/"
+BARE_PATH = "/bench/bare/"
 HOST = "127.0.0.1"
 
 SERVERS = {
@@ -333,19 +335,19 @@ async def get_poll(run: Run, conn: Connection, user: User, label: str = "poll"):
 
 async def get_ceiling(run: Run, conn: Connection, user: User, label: str = "ceiling"):
     """The same users, logged in: it pays the session read and user query every page pays."""
-    await run.send(conn, label, "GET", "/bench/ceiling/", page_headers(user))
+    await run.send(conn, label, "GET", CEILING_PATH, page_headers(user))
 
 
 async def get_bare(run: Run, conn: Connection, user: User, label: str = "bare"):
     """The issue's ceiling: a bare Django page (an ordinary view behind the project's
     middleware, one query, a tiny template) asked for with no cookie, so no session."""
-    await run.send(conn, label, "GET", "/bench/ceiling/", {"Accept": "text/html"})
+    await run.send(conn, label, "GET", CEILING_PATH, {"Accept": "text/html"})
 
 
 async def get_floor(run: Run, conn: Connection, user: User, label: str = "floor"):
     """No cookie, and no middleware but the one that answers it: what is left of a request
     when Django does nothing but the query and the template (for reference; no target)."""
-    await run.send(conn, label, "GET", "/bench/bare/", {"Accept": "text/html"})
+    await run.send(conn, label, "GET", BARE_PATH, {"Accept": "text/html"})
 
 
 async def closed_loop(run: Run, user: User, page) -> None:
@@ -994,8 +996,13 @@ def profile(args) -> None:
         return execute(sql, params, many, context)
 
     rows = []
+    anonymous = Client(HTTP_HOST=HOST)
+    # The references first: the floor, the bare ceiling (no cookie), the ceiling logged in.
+    references = {"floor": (anonymous, BARE_PATH), "bare": (anonymous, CEILING_PATH)}
+    references["ceiling"] = (client, CEILING_PATH)
+    pages = {name: (client, path) for name, path in user.paths.items()}
     try:
-        for name, path in user.paths.items():
+        for name, (client, path) in {**references, **pages}.items():
             for _ in range(3):  # templates compiled, regions cached
                 status = client.get(path).status_code
             if status != 200:
@@ -1020,9 +1027,13 @@ def profile(args) -> None:
                 print(f"\n--- {name} ({args.profile_rounds} requests)\n{out.getvalue()}")
     finally:
         forget_sessions([user])
-    print(f"  {'page':<18} {'CPU ms':>7} {'queries':>8}   (in-process, warm; {load_text()})")
+    bare = next(cpu for name, cpu, _ in rows if name == "bare")
+    print(
+        f"  {'page':<18} {'CPU ms':>7} {'queries':>8} {'bare/page':>10}"
+        f"   (in-process, warm; {load_text()})"
+    )
     for name, cpu, queries in sorted(rows, key=lambda row: -row[1]):
-        print(f"  {name:<18} {cpu:>7.2f} {queries:>8}")
+        print(f"  {name:<18} {cpu:>7.2f} {queries:>8} {bare / cpu:>10.0%}")
 
 
 def measure(args, phases: list[str]) -> None:

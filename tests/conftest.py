@@ -45,6 +45,12 @@ def forget_cached_pages() -> None:
     _clear_cache("*:page:*", "*:fragment:*", "*:region-version:*")
 
 
+def forget_whole_pages() -> None:
+    """Drop the whole pages kept by ``couples.pages`` (their regions stay): the
+    next look runs the view, for tests that count what the view itself costs."""
+    _clear_cache("*:page:*")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """No rate-limit counter or cached page region outlives its test."""

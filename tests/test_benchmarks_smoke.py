@@ -120,7 +120,8 @@ def assert_every_page_measured(stdout: str) -> None:
     for name in member_pages():
         assert re.search(rf"(PASS|MISS)  {name}: \d+/s = \d+% of the bare ceiling", stdout), name
         assert re.search(rf"(PASS|MISS)  {name}: p95 [\d.]+ ms with think time", stdout), name
-        assert re.search(rf"\n  {name} +[\d.]+ +\d+\n", stdout), f"{name}: not profiled"
+    for name in member_pages() | {"floor", "bare", "ceiling"}:
+        assert re.search(rf"\n  {name} +[\d.]+ +\d+ +\d+%\n", stdout), f"{name}: not profiled"
 
 
 @pytest.mark.parametrize("script", ["seed.py", "load.py"])

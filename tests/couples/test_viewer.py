@@ -8,7 +8,7 @@ from django.urls import reverse
 from couples import services
 from couples.viewer import Row, viewer_for
 from rituals.models import Ritual
-from tests.conftest import logged_in
+from tests.conftest import forget_whole_pages, logged_in
 from tests.factories import make_ritual
 
 
@@ -58,10 +58,15 @@ def test_the_row_a_fast_path_asks_for_comes_in_the_same_query(
 def test_a_page_reads_the_viewer_once(couple, alice_client, django_assert_num_queries):
     ritual = make_ritual(couple)
     alice_client.get(reverse("ritual_detail", args=[ritual.pk]))  # warm the cached regions
+    forget_whole_pages()
     # the viewer, the ritual: request.user, login_required and the page share it
     with django_assert_num_queries(2):
         response = alice_client.get(reverse("ritual_detail", args=[ritual.pk]))
     assert response.status_code == 200
+    assert response.wsgi_request.user.display_name == "Alice"
+    # Kept whole now: the viewer alone, read by the page cache, the view not run.
+    with django_assert_num_queries(1):
+        response = alice_client.get(reverse("ritual_detail", args=[ritual.pk]))
     assert response.wsgi_request.user.display_name == "Alice"
 
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from rituals.models import Completion
 from rituals.views import HISTORY_PAGE
-from tests.conftest import forget_cached_pages
+from tests.conftest import forget_cached_pages, forget_whole_pages
 from tests.factories import make_ritual
 
 NOW = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
@@ -69,7 +69,7 @@ def test_the_dashboard_with_rituals_costs_five_queries_cold_and_one_cached(
         alice_client.get("/")
 
 
-def test_the_ritual_page_costs_five_queries_cold_and_two_cached(
+def test_the_ritual_page_costs_five_queries_cold_two_with_its_regions_one_kept_whole(
     couple, alice, bob, alice_client, django_assert_num_queries
 ):
     ritual = with_history(couple, alice, bob, 500)
@@ -80,7 +80,11 @@ def test_the_ritual_page_costs_five_queries_cold_and_two_cached(
     with time_machine.travel(NOW, tick=False), django_assert_num_queries(5):
         alice_client.get(url)
     # the regions now come from the cache: the viewer, the ritual
+    forget_whole_pages()
     with time_machine.travel(NOW, tick=False), django_assert_num_queries(2):
+        alice_client.get(url)
+    # and the whole page too: the viewer alone
+    with time_machine.travel(NOW, tick=False), django_assert_num_queries(1):
         alice_client.get(url)
 
 
