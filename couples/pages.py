@@ -12,7 +12,7 @@ copy of older versions is rendered again.
 - the couple (primary key and creation instant);
 - the viewer (their user row as their account pages show it, their local
   date; the space's local date: "today" is part of most pages), the host
-  and the full path, query string included;
+  and the path;
 - ``csrf_placeholder()``: a rotated ``SECRET_KEY`` leaves old copies unused.
 
 Only what belongs to one response is not kept: the CSRF token and the CSP
@@ -22,7 +22,9 @@ response, and each create form's once-only ``request_key`` (``couples.once``)
 is drawn afresh on every response, so a cached form still acts once.
 
 Not cached, rendered as before: anything but a plain GET of a full page
-(htmx fragments, forms posted back with errors), a viewer without a space
+(htmx fragments, forms posted back with errors), a path with a query
+string (an older page of a ritual's history, another week: each value
+would be a copy of its own, and anyone could make endless ones), a viewer without a space
 or without a partner (the invitation panel changes without a version), a
 request with flash messages to show, an answer other than a 200 (a 404 to
 an outsider is never kept, and a cached copy is only ever served to the
@@ -93,7 +95,12 @@ def _scopes(request: HttpRequest) -> tuple[str, ...] | None:
 
 
 def _key(request: HttpRequest, scopes: tuple[str, ...]) -> str | None:
-    if request.method != "GET" or settings.DEBUG or request.htmx:
+    if (
+        request.method != "GET"
+        or settings.DEBUG
+        or request.htmx
+        or request.META.get("QUERY_STRING")
+    ):
         return None
     viewer = viewer_for(request)
     if viewer is None or viewer.membership is None or viewer.partner is None:
@@ -115,7 +122,7 @@ def _key(request: HttpRequest, scopes: tuple[str, ...]) -> str | None:
         user.reminders_enabled,
         timezone.localdate(now, user.zone),
         timezone.localdate(now, zone_named(couple.time_zone)),
-        request.get_full_path(),
+        request.path,
     ]
     digest = hashlib.blake2b("\x1f".join(map(str, identity)).encode(), digest_size=16)
     return f"page:{couple.pk}:{digest.hexdigest()}"
