@@ -56,7 +56,7 @@ def rituals_section(user: User) -> dict:
     from rituals.models import Completion, Ritual
 
     created = Ritual.objects.filter(created_by=user).order_by("created_at")
-    kept = Completion.objects.filter(user=user).select_related("ritual").order_by("occurrence_at")
+    kept = Completion.objects.filter(user=user).order_by("occurrence_at")
     return {
         "created": [
             {
@@ -71,33 +71,36 @@ def rituals_section(user: User) -> dict:
             }
             for r in created
         ],
+        # Rows as tuples, not models: a year of marks and answers is thousands
+        # of rows, and building a model for each cost most of the export.
         "kept": [
-            {
-                "ritual": c.ritual.title,
-                "occurrence_at": _iso(c.occurrence_at),
-                "together": c.together,
-                "note": c.note,
-            }
-            for c in kept
+            {"ritual": title, "occurrence_at": _iso(at), "together": together, "note": note}
+            for title, at, together, note in kept.values_list(
+                "ritual__title", "occurrence_at", "together", "note"
+            )
         ],
     }
 
 
 def exercises_section(user: User) -> list[dict]:
     """Only what this user wrote, sealed and private ones included: they are theirs."""
-    from exercises.models import Entry
+    from exercises.models import Entry, Session
 
-    entries = Entry.objects.filter(author=user).select_related("session").order_by("created_at")
+    kinds = dict(Session._meta.get_field("kind").flatchoices)
+    entries = Entry.objects.filter(author=user).order_by("created_at")
+    rows = entries.values_list(
+        "session__kind", "prompt_key", "visibility", "text", "data", "created_at"
+    )
     return [
         {
-            "exercise": e.session.get_kind_display() if e.session else e.prompt_key.split(":")[0],
-            "prompt": e.prompt_key,
-            "visibility": e.visibility,
-            "text": e.text,
-            "data": e.data,
-            "written_at": _iso(e.created_at),
+            "exercise": kinds.get(kind, kind) if kind else prompt_key.split(":")[0],
+            "prompt": prompt_key,
+            "visibility": visibility,
+            "text": text,
+            "data": data,
+            "written_at": _iso(created_at),
         }
-        for e in entries
+        for kind, prompt_key, visibility, text, data, created_at in rows
     ]
 
 
