@@ -362,3 +362,21 @@ def test_a_kept_form_still_acts_once_with_this_responses_token(db, frozen):
     response = client.post(reverse("ritual_new"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Ritual.objects.filter(couple=world.couple, title="Morning tea").count() == 1
+
+
+def test_a_kept_page_is_served_only_to_the_partner_it_was_rendered_for(db, frozen):
+    """Kept whole per viewer: the partner opening the same address gets their
+    own page, and an outsider a 404, even while the owner's copy is kept."""
+    world = make_world(solo=False)
+    outsider = UserFactory(display_name="Charlie")
+    make_couple(outsider)
+    charlie = logged_in(outsider)
+    settings_page, ritual_page = reverse("profile"), reverse("ritual_detail", args=[world.walk.pk])
+    for url in (settings_page, ritual_page):
+        assert world.clients["alice"].get(url).status_code == 200  # kept now
+        assert world.clients["alice"].get(url).status_code == 200  # served from the copy
+    assert 'value="Alice"' in world.clients["alice"].get(settings_page).content.decode()
+    bobs = world.clients["bob"].get(settings_page).content.decode()
+    assert 'value="Bob"' in bobs and 'value="Alice"' not in bobs
+    assert charlie.get(ritual_page).status_code == 404
+    assert "Evening walk" not in charlie.get(ritual_page).content.decode()
