@@ -368,7 +368,9 @@ def test_a_kept_page_is_served_only_to_the_partner_it_was_rendered_for(db, froze
     """Kept whole per viewer: the partner opening the same address gets their
     own page, and an outsider a 404, even while the owner's copy is kept."""
     world = make_world(solo=False)
-    outsider = UserFactory(display_name="Charlie")
+    world.bob.time_zone = world.alice.time_zone  # nothing but who they are tells them apart
+    world.bob.save()
+    outsider = UserFactory(display_name="Charlie", time_zone=world.alice.time_zone)
     make_couple(outsider)
     charlie = logged_in(outsider)
     settings_page, ritual_page = reverse("profile"), reverse("ritual_detail", args=[world.walk.pk])
