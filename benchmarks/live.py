@@ -12,13 +12,17 @@ writes). Starts uvicorn (``--workers`` processes, DB_POOL on, DEBUG off; Redis
 from REDIS_URL if set, else none) on a free 127.0.0.1 port, opens one
 ``/exercises/s/<id>/stream/`` per partner (2N), and then each couple makes a
 move every ``--interval`` s (the partners in turn, staggered over the
-interval): a real htmx POST to ``exercise_act``. The other partner's page, on
-its ``tend:changed`` event, fetches the new stage from the poll URL as
-``static/js/live.js`` does. Prints per N: act → other screen (stage fetched)
-p50/p95/p99, act → event, errors, moves never seen; uvicorn and PostgreSQL
-CPU per move (over the window, heartbeats included); uvicorn RSS per open
-stream; and what an idle page costs: requests per minute (streams the server
-closed, each a reconnect) and heartbeats per minute.
+interval): a real htmx POST to ``exercise_act``. The other partner's page
+does what ``static/js/live.js`` does with its ``tend:changed`` event: it
+shows the stage the event carries, or, if the event carries none, fetches
+the new stage from the poll URL. The mover's page asks for nothing (its
+POST's answer is the new stage). Prints per N: act → other screen (the
+stage on the page) p50/p95/p99, act → event, how many stages came in the
+event and how many were fetched, errors, moves never seen; uvicorn,
+PostgreSQL and load-generator CPU per move (over the window, heartbeats
+included); uvicorn RSS per open stream; and what an idle page costs:
+requests per minute (streams the server closed, each a reconnect) and
+heartbeats per minute.
 
 Poll mode (``--mode poll``) is the earlier benchmark of the fallback: every
 partner polls ``exercise_poll`` every 2 s under gunicorn (gthread), described
@@ -735,6 +739,8 @@ class StreamResults:
     ended: int = 0  # streams the server closed: each would cost its page a reconnect
     heartbeats: int = 0
     opened: int = 0
+    carried: int = 0  # partner's moves whose stage came in the event
+    fetched: int = 0  # partner's moves whose stage the page had to fetch
 
 
 class Sent:
@@ -749,7 +755,8 @@ async def open_stream(port: int, partner: Partner) -> tuple[asyncio.StreamReader
     writer.write(
         (
             f"GET /exercises/s/{partner.session_id}/stream/?v={partner.version} HTTP/1.1\r\n"
-            f"Host: {HOST}:{port}\r\nCookie: sessionid={partner.cookie}\r\n"
+            # The page's cookies: its CSRF cookie too, which the stage's forms carry.
+            f"Host: {HOST}:{port}\r\nCookie: sessionid={partner.cookie}; csrftoken={CSRF}\r\n"
             "Accept: text/html, text/event-stream\r\nHX-Request: true\r\n\r\n"
         ).encode()
     )
@@ -773,15 +780,15 @@ async def read_events(reader: asyncio.StreamReader):
         await reader.readexactly(2)
         while "\n\n" in text:
             block, text = text.split("\n\n", 1)
-            name = data = ""
+            name, data = "", []
             for line in block.split("\n"):
                 key, _, value = line.partition(":")
                 value = value[1:] if value.startswith(" ") else value
                 if key == "event":
                     name = value
                 elif key == "data":
-                    data = value
-            yield name, data
+                    data.append(value)
+            yield name, "\n".join(data)
 
 
 async def follow(
@@ -792,7 +799,9 @@ async def follow(
     results: StreamResults,
     measuring: Callable[[], bool],
 ) -> None:
-    """A page: its stream, and a fetch of the new stage when the partner moved."""
+    """A page: its stream, and the partner's move shown as ``live.js`` shows it:
+    the stage the event carries, or, for an event without one, the stage
+    fetched from the poll."""
     reader, writer = connection
     fetcher = Connection(port, fresh_after=4.0)
     loop = asyncio.get_running_loop()
@@ -804,18 +813,29 @@ async def follow(
             if name != "tend:changed":
                 results.errors[f"event {name} {data}"] += 1
                 continue
-            version = int(data.split(" ")[0])
+            head, _, stage = data.partition("\n")
+            version = int(head.split(" ")[0])
             key = (partner.session_id, version)
             started = sent.at.get(key)
-            if started is None or version % 2 == partner.seat % 2:
-                continue  # our own move (seats take turns), or one from before the window
-            arrived = loop.time()
-            status, body = await fetcher.get(
-                f"/exercises/s/{partner.session_id}/poll/?v={version - 1}", partner.cookie
-            )
-            if status != 200 or f'data-version="{version}"'.encode() not in body:
-                results.errors[f"stage fetch {status}"] += 1
+            mover = 1 if version % 2 == 0 else 2  # as act_in_turns() takes turns
+            if started is None or mover == partner.seat:
+                # Our own move (seats take turns; its stage came with the POST's
+                # answer, so the page asks for nothing), or one from before the window.
                 continue
+            arrived = loop.time()
+            if stage:
+                results.carried += 1
+                if f'data-version="{version}"' not in stage:
+                    results.errors["stage in event"] += 1
+                    continue
+            else:
+                status, body = await fetcher.get(
+                    f"/exercises/s/{partner.session_id}/poll/?v={version - 1}", partner.cookie
+                )
+                if status != 200 or f'data-version="{version}"'.encode() not in body:
+                    results.errors[f"stage fetch {status}"] += 1
+                    continue
+                results.fetched += 1
             results.event_lags.append(arrived - started)
             results.latencies.append(loop.time() - started)
         results.ended += 1
@@ -971,19 +991,21 @@ def report_streams(
     errors = sum(results.errors.values())
     print(
         f"uvicorn {args.workers}w {couples:>4} couples ({results.opened} open streams), "
-        f"{results.moves} moves in {args.duration:g} s: act → other screen (stage fetched) "
+        f"{results.moves} moves in {args.duration:g} s: act → other screen (stage shown) "
         f"p50 {percentile(ms, 0.50):6.1f} ms, p95 {percentile(ms, 0.95):6.1f} ms, "
         f"p99 {percentile(ms, 0.99):6.1f} ms, max {max(ms, default=float('nan')):6.1f} ms; "
         f"act → event p50 {percentile(event_ms, 0.50):.1f} ms, "
         f"p95 {percentile(event_ms, 0.95):.1f} ms; errors {errors}"
         + (f" {dict(results.errors)}" if errors else "")
-        + f", moves never seen {missing}"
+        + f", moves never seen {missing}; stages in the event {results.carried}, "
+        f"fetched {results.fetched}"
     )
     minutes = args.duration / 60
     print(
         f"      CPU per move: uvicorn {server / moves * 1000:.1f} ms, "
         f"postgres {postgres / moves * 1000:.1f} ms, redis-server {redis / moves * 1000:.2f} ms "
-        f"(shared); machine {busy * 100:3.0f}% busy of {os.cpu_count()} cores; "
+        f"(shared), load generator {(after.own - before.own) / moves * 1000:.1f} ms; "
+        f"machine {busy * 100:3.0f}% busy of {os.cpu_count()} cores; "
         f"memory per open stream {per_connection / 1024:.1f} KiB (uvicorn RSS); "
         f"idle page: {results.ended / (2 * couples) / minutes:.2f} requests/min "
         f"(streams the server closed), "

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from config.text import plain_text
@@ -189,7 +188,8 @@ class StepKind:
 
     ``words`` names the actions whose form carries what a partner wrote, and
     the field it's in; ``keep_words`` saves such words when they arrive after
-    the session has left the step (see ``act``).
+    the session has left the step (see ``act``). ``shows_entries``: its
+    template lists the step's entries, so a stage of it reads them.
     """
 
     name: str
@@ -197,6 +197,7 @@ class StepKind:
     actions: Mapping[str, Handler]
     words: Mapping[str, str] = field(default_factory=dict)
     keep_words: WordsKeeper | None = None
+    shows_entries: bool = False
 
 
 STEP_KINDS: dict[str, StepKind] = {}
@@ -314,6 +315,7 @@ def act(session_id: int, couple_id: int, seat: int, action: str, data) -> Sessio
     with transaction.atomic():
         session = Session.objects.select_for_update().get(pk=session_id, couple_id=couple_id)
         session.notice = ""
+        session.moved_by = seat  # announced with the change (``exercises.hub``)
         if action == "end" and not session.is_active:
             return session  # ended twice (a double click, or both at once): it's ended
         posted = _posted_step(data)
@@ -334,10 +336,11 @@ def act(session_id: int, couple_id: int, seat: int, action: str, data) -> Sessio
 
 
 def _save(session: Session) -> None:
-    session.version = F("version") + 1
+    # The row is locked (``act``): nobody else can have moved the version on,
+    # so it is counted here rather than read back with another query.
+    session.version += 1
     session.updated_at = timezone.now()
     session.save()
-    session.refresh_from_db()
 
 
 def _posted_step(data) -> int | None:

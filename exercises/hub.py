@@ -3,8 +3,10 @@
 PostgreSQL stays the only truth. A write that changes what a live page or the
 dashboard's waiting card shows calls ``announce(couple_id)``; every stream of
 that space (in any web process) then re-reads the truth with one query and
-sends what moved. An announcement carries the space's id and nothing else:
-no content, not even a version, so nothing private can travel through it.
+sends what moved. An announcement carries the space's id and, for a move in
+a live exercise, the seat that made it: no content, not even a version, so
+nothing private can travel through it. The seat only lets the mover's own
+stream skip drawing a stage its page already has from its own request.
 
 Two transports:
 
@@ -50,20 +52,47 @@ PROBE_AFTER = 10.0
 RETRY_AFTER = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
-def announce(couple_id: int) -> None:
-    """Tell every open stream of this space to look again, once the change commits."""
+def announce(couple_id: int, seat: int | None = None) -> None:
+    """Tell every open stream of this space to look again, once the change commits;
+    ``seat``: the seat whose move it was, if it was one."""
     if connection.vendor == "postgresql":
+        payload = str(couple_id) if seat is None else f"{couple_id} {seat}"
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, str(couple_id)])
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
     else:
-        transaction.on_commit(lambda: wake_local(couple_id))
+        transaction.on_commit(lambda: wake_local(couple_id, seat))
 
 
-def wake_local(couple_id: int) -> None:
+def wake_local(couple_id: int, seat: int | None = None) -> None:
     """Wake this process's streams of a space (from any thread)."""
     hub = _hub
     if hub is not None:
-        hub.wake_threadsafe(couple_id)
+        hub.wake_threadsafe(couple_id, seat)
+
+
+def parse(payload: str) -> tuple[int, int | None]:
+    """(space, seat or None) from a notification's payload; ValueError if malformed."""
+    couple, _, seat = payload.partition(" ")
+    return int(couple), int(seat) if seat else None
+
+
+class Wake(asyncio.Event):
+    """One stream's wake-up, with the seats whose moves woke it since it last
+    looked (None: someone or something else, or not known)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.movers: set[int | None] = set()
+
+    def ring(self, seat: int | None) -> None:
+        self.movers.add(seat)
+        self.set()
+
+    def take(self) -> set[int | None]:
+        """The movers since the last ``take``, and the wake-up reset."""
+        movers, self.movers = self.movers, set()
+        self.clear()
+        return movers
 
 
 class Hub:
@@ -75,35 +104,35 @@ class Hub:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.watchers: dict[int, set[asyncio.Event]] = defaultdict(set)
+        self.watchers: dict[int, set[Wake]] = defaultdict(set)
         self.listening = asyncio.Event()
         self.uses_postgres = connections["default"].vendor == "postgresql"
         self.task = loop.create_task(self._listen() if self.uses_postgres else self._tick())
 
-    def watch(self, couple_id: int) -> asyncio.Event:
-        event = asyncio.Event()
+    def watch(self, couple_id: int) -> Wake:
+        event = Wake()
         self.watchers[couple_id].add(event)
         return event
 
-    def unwatch(self, couple_id: int, event: asyncio.Event) -> None:
+    def unwatch(self, couple_id: int, event: Wake) -> None:
         events = self.watchers.get(couple_id)
         if events is not None:
             events.discard(event)
             if not events:
                 del self.watchers[couple_id]
 
-    def wake(self, couple_id: int) -> None:
+    def wake(self, couple_id: int, seat: int | None = None) -> None:
         for event in self.watchers.get(couple_id, ()):
-            event.set()
+            event.ring(seat)
 
     def wake_all(self) -> None:
         for events in self.watchers.values():
             for event in events:
-                event.set()
+                event.ring(None)
 
-    def wake_threadsafe(self, couple_id: int) -> None:
+    def wake_threadsafe(self, couple_id: int, seat: int | None = None) -> None:
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to wake
-            self.loop.call_soon_threadsafe(self.wake, couple_id)
+            self.loop.call_soon_threadsafe(self.wake, couple_id, seat)
 
     @property
     def streams(self) -> int:
@@ -134,7 +163,7 @@ class Hub:
                     while True:
                         async for note in conn.notifies(timeout=PROBE_AFTER):
                             with contextlib.suppress(ValueError):
-                                self.wake(int(note.payload))
+                                self.wake(*parse(note.payload))
                         await conn.execute("SELECT 1")  # silent for a while: still there?
             except asyncio.CancelledError:
                 raise

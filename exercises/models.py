@@ -102,8 +102,9 @@ class Session(models.Model):
         if shown:
             regions.changed(self.couple_id, regions.AGENDA, regions.JOURNAL)
         self._loaded_status = self.status
-        # Open live pages and waiting cards of the space look again (after commit).
-        hub.announce(self.couple_id)
+        # Open live pages and waiting cards of the space look again (after commit),
+        # told whose move it was when it was one (``engine.act``).
+        hub.announce(self.couple_id, getattr(self, "moved_by", None))
 
     @classmethod
     def from_db(cls, db, field_names, values, **kwargs):

@@ -172,7 +172,10 @@ register_step_kind(
 )
 register_step_kind(
     StepKind(
-        "reveal", "exercises/steps/reveal.html", actions={"next": next_unless_rated, "rate": rate}
+        "reveal",
+        "exercises/steps/reveal.html",
+        actions={"next": next_unless_rated, "rate": rate},
+        shows_entries=True,
     )
 )
 register_step_kind(
@@ -189,6 +192,7 @@ register_step_kind(
         actions={**TIMER_CONTROLS, "start_timer": start_turn_timer, "turn_done": turn_done},
         words={"turn_done": "note"},
         keep_words=keep_turn_note,
+        shows_entries=True,
     )
 )
 register_step_kind(

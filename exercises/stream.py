@@ -1,12 +1,16 @@
 """Server-sent events: a live session's page and the dashboard's waiting card follow
 the partner's moves as they happen.
 
-A stream carries no couple data at all, only "changed", the new version (or,
-for the waiting card, the new signature: the live session's id, or 0) and the
-server's clock in milliseconds, which the pages' timers count from.
-The page then fetches the new stage from the poll endpoint, through the same
-code as the 2-second poll (``exercises.views.poll``): one place decides what a
-partner may see, so sealed and private entries can't leak through a stream.
+A stream says "changed" with the new version (or, for the waiting card, the
+new signature: the live session's id, or 0) and the server's clock in
+milliseconds, which the pages' timers count from. When the partner made the
+move, a live session's event also carries the new stage, drawn for the
+stream's own viewer by the code that answers the 2-second poll
+(``exercises.views.stage_for``): one place decides what a partner may see, so
+sealed and private entries can't travel early through a stream either, and
+the page shows the move without asking for it. An event without a stage (the
+stream's own viewer moved, it has just (re)connected, or the drawing failed)
+makes the page fetch the stage from the poll, as before.
 
 Each stream:
 
@@ -16,7 +20,8 @@ Each stream:
    ``?v=``/``?sig=`` on the first connect) and says "changed" at once if the
    truth has moved on, so nothing announced while it was away is missed.
 3. Waits for a wake-up (``exercises.hub``) or the heartbeat interval, then
-   re-reads the session and its viewer from scratch (``stream_viewer``): a
+   re-reads the session and its viewer from scratch (``stream_viewer``), and
+   draws the stage if the version moved on by someone else's move: a
    logged-out session, a changed password, a partner who left end the stream
    at once (``event: end``), as does a finished session after its last
    "changed". A heartbeat comment keeps proxies from closing an idle stream.
@@ -33,6 +38,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,10 +54,12 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.views.decorators.http import require_GET
 
 from accounts.middleware import without_user
-from couples.viewer import Value, viewer_for
+from couples.viewer import Row, Viewer, viewer_for
 from exercises import hub
 from exercises.live import waiting_signature
 from exercises.models import Session
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,9 @@ class Watch:
     couple_id: int
     version: str  # the session's version, or the waiting card's signature
     active: bool = True  # a finished session's stream ends after its last change
+    viewer: Viewer | None = None  # a live session's stream: who is watching
+    session: Session | None = None  # and the session, as read with the viewer
+    stage: str = ""  # the stage drawn for the viewer at this version, if it was
 
 
 def stream_viewer(request: HttpRequest, session_id: int | None) -> Watch | None:
@@ -68,9 +80,10 @@ def stream_viewer(request: HttpRequest, session_id: int | None) -> Watch | None:
 
     The only place streams decide who is watching: the one viewer query
     (``couples.viewer``, the session checked as Django's ``get_user`` would)
-    with the session's version and status, or the waiting card's signature,
-    read in the same query, as the polls do (``exercises.live``). Asked again
-    on every wake-up, so it never answers from the request's first read.
+    with the session's row (found only in the viewer's space), or the waiting
+    card's signature, read in the same query, as the polls do
+    (``exercises.live``). Asked again on every wake-up, so it never answers
+    from the request's first read.
     """
     request.__dict__.pop("_viewer", None)
     if session_id is None:
@@ -79,18 +92,36 @@ def stream_viewer(request: HttpRequest, session_id: int | None) -> Watch | None:
             return None
         viewer, signature = found
         return Watch(viewer.couple.pk, signature)
-    of_session = (
-        "SELECT s.{column} FROM exercises_session s WHERE s.id = %s AND s.couple_id = {{couple}}"
-    )
-    viewer = viewer_for(
-        request,
-        version=Value(of_session.format(column="version"), (session_id,)),
-        status=Value(of_session.format(column="status"), (session_id,)),
-    )
-    if viewer is None or viewer.couple is None or viewer.extra["version"] is None:
+    viewer = viewer_for(request, session=Row(Session, session_id))
+    if viewer is None or viewer.couple is None or viewer.extra["session"] is None:
         return None
-    active = viewer.extra["status"] == Session.Status.ACTIVE
-    return Watch(viewer.couple.pk, str(viewer.extra["version"]), active)
+    session = viewer.extra["session"]
+    return Watch(viewer.couple.pk, str(session.version), session.is_active, viewer, session)
+
+
+def moved_by_someone_else(watch: Watch, movers: set[int | None]) -> bool:
+    """Whether the moves that woke a stream may include one its own page didn't
+    make: a page that moved has the new stage from its own request."""
+    own = watch.viewer.membership.seat if watch.viewer is not None else None
+    return not movers or any(mover is None or mover != own for mover in movers)
+
+
+def draw(request: HttpRequest, watch: Watch) -> str:
+    """The stage for the stream's viewer, or "" (the page then fetches it)."""
+    # Imported here: the views import much that a stream module needn't load early.
+    from exercises.views import stage_for
+
+    # The stage's forms carry the CSRF token of the page's cookie; without one
+    # (a new token could never reach the page), the page fetches the stage.
+    if "CSRF_COOKIE" not in request.META:
+        return ""
+    try:
+        return stage_for(request, watch.viewer, watch.session)
+    except DatabaseError:
+        raise
+    except Exception:
+        logger.exception("live: the stage could not be drawn; the page will fetch it")
+        return ""
 
 
 # Streams read the database from a few threads of their own, not one thread
@@ -101,13 +132,31 @@ _database_threads = ThreadPoolExecutor(
 )
 
 
-def _read(request: HttpRequest, session_id: int | None, again: bool) -> Watch | None:
+def _read(
+    request: HttpRequest,
+    session_id: int | None,
+    again: bool,
+    seen: str | None = None,
+    movers: set[int | None] | None = None,
+) -> Watch | None:
+    """The stream's viewer and version now; with ``seen`` (the version the page
+    was last told), the new stage too if the version moved on by someone
+    else's move (``movers``: the seats whose moves woke the stream)."""
     try:
         if again:
             # The session as stored now: a log-out or a new log-in shows here.
             store = import_module(settings.SESSION_ENGINE).SessionStore
             request.session = store(request.session.session_key)
-        return stream_viewer(request, session_id)
+        watch = stream_viewer(request, session_id)
+        if (
+            watch is not None
+            and watch.session is not None
+            and seen is not None
+            and watch.version != seen
+            and moved_by_someone_else(watch, movers or set())
+        ):
+            watch = dataclasses.replace(watch, stage=draw(request, watch))
+        return watch
     finally:
         _tidy_connection()
 
@@ -123,15 +172,28 @@ def _tidy_connection() -> None:
         conn.close()
 
 
-async def _watch(request: HttpRequest, session_id: int | None, again: bool) -> Watch | None:
+async def _watch(
+    request: HttpRequest, session_id: int | None, seen: str, movers: set[int | None]
+) -> Watch | None:
     return await sync_to_async(_read, thread_sensitive=False, executor=_database_threads)(
-        request, session_id, again
+        request, session_id, True, seen, movers
     )
 
 
 def _event(name: str, data: str, event_id: str | None = None) -> str:
+    """One event; data of several lines goes as several ``data:`` lines (which
+    the page's parser joins with newlines again)."""
     head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {name}\ndata: {data}\n\n"
+    # A lone CR ends a line in SSE too: as in HTML's own parsing, it reads as LF.
+    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    body = "".join(f"data: {line}\n" for line in lines)
+    return f"{head}event: {name}\n{body}\n"
+
+
+def changed(version: str, stage: str = "") -> str:
+    """ "<version> <server clock, ms>", then the new stage on the lines after, if drawn."""
+    data = f"{version} {int(time.time() * 1000)}"
+    return _event("tend:changed", f"{data}\n{stage}" if stage else data, event_id=version)
 
 
 async def events(
@@ -150,16 +212,15 @@ async def events(
             if watch.version != seen:
                 seen = watch.version
                 # With the server's clock: pages count timers from the same instant.
-                yield _event("tend:changed", f"{seen} {int(time.time() * 1000)}", event_id=seen)
+                yield changed(seen, watch.stage)
                 said = time.monotonic()
             if not watch.active:
                 yield _event("tend:end", "finished")
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), max(0.0, said + every - time.monotonic()))
-            wake.clear()
             try:
-                found = await _watch(request, session_id, again=True)
+                found = await _watch(request, session_id, seen, wake.take())
             except DatabaseError:
                 return  # no `end`: the page reconnects and starts from its version
             if found is None or found.couple_id != couple_id:

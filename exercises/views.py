@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -10,6 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.middleware import without_user
 from couples.access import couple_required, seat
+from couples.viewer import Viewer
 from exercises import daily, engine, live
 from exercises.engine import REGISTRY, ActionError
 from exercises.forms import DailyAnswerForm, StartForm
@@ -77,7 +79,8 @@ def stage_context(request: HttpRequest, session: Session, error: str = "") -> di
     step = steps[session.step] if session.is_active and session.step < len(steps) else None
     my_seat = request.membership.seat
     keys = []
-    if step is not None:
+    # Only steps whose template lists entries read them (the visibility rule's query).
+    if step is not None and engine.step_kind(step).shows_entries:
         keys = [engine.prompt_key(session, step)]
         keys += [f"{session.kind}:{key}" for key in step.reveal_of]  # entry keys
     entries = (
@@ -100,16 +103,6 @@ def stage_context(request: HttpRequest, session: Session, error: str = "") -> di
         "partner_seat": 2 if my_seat == 1 else 1,
         "names": _names(request),
         "entries": entries,
-        "my_entry": next(
-            (
-                e
-                for e in entries
-                if e.author_id == request.user.pk
-                and step
-                and e.prompt_key == engine.prompt_key(session, step)
-            ),
-            None,
-        ),
         "ratings": engine.RATINGS,
         "timer_elapsed_ms": session.timer_elapsed(now),
         "server_now_ms": int(now.timestamp() * 1000),
@@ -127,14 +120,14 @@ def session_page(request: HttpRequest, pk: int) -> HttpResponse:
 @couple_required
 @require_POST
 def act(request: HttpRequest, pk: int) -> HttpResponse:
-    session = get_session_for(request, pk)
     action = request.POST.get("action", "")
     try:
-        session = engine.act(
-            session.pk, request.couple.pk, request.membership.seat, action, request.POST
-        )
+        # Found only in the requester's own space, like get_session_for.
+        session = engine.act(pk, request.couple.pk, request.membership.seat, action, request.POST)
+    except Session.DoesNotExist:
+        raise Http404("No such exercise") from None
     except ActionError as error:
-        session.refresh_from_db()
+        session = get_session_for(request, pk)
         ctx = stage_context(request, session, error=error.message)
         ctx["unsent"] = error.words
         if request.htmx:
@@ -164,9 +157,18 @@ def poll(request: HttpRequest, pk: int) -> HttpResponse:
     if version == seen:
         return HttpResponse(status=204)
     seat(request, viewer)
-    timezone.activate(viewer.zone)
-    session = get_session_for(request, pk)
-    return render(request, "exercises/session.html#stage", stage_context(request, session))
+    return HttpResponse(stage_for(request, viewer, get_session_for(request, pk)))
+
+
+def stage_for(request: HttpRequest, viewer: Viewer, session: Session) -> str:
+    """The stage of ``session`` as ``viewer`` may see it: what the poll answers
+    and what a live stream carries to the page (``exercises.stream``), so what a
+    partner may see (sealed and private entries) is decided in one place."""
+    seat(request, viewer)
+    with timezone.override(viewer.zone):
+        return render_to_string(
+            "exercises/session.html#stage", stage_context(request, session), request
+        )
 
 
 @without_user

@@ -8,13 +8,16 @@
 
   // --- streams first, polling as the fallback ---------------------------------
   // A [data-stream] element holds a server-sent events connection (htmx's sse
-  // extension), which says "tend:changed" with the new version and nothing
-  // else. While it is open, the [data-poll] elements inside it don't poll on
-  // their 2 s timer: a change makes them ask at once instead, through the same
-  // poll URL (so what a partner may see is decided in one place). When the
-  // stream can't connect or is reconnecting, polling goes on as before; hidden
-  // tabs neither poll nor stream (the extension closes a hidden tab's stream
-  // and reconnects when it is shown, from the version the page has).
+  // extension), which says "tend:changed" with the new version. When the
+  // partner made the move, the event also carries the new stage, drawn for this
+  // viewer by the same code as the poll, and it is swapped in as the poll's
+  // answer would be: no request at all. Without a stage (our own move, whose
+  // stage came back with our request; or a reconnect), a page that is behind
+  // asks the poll URL at once. While the stream is open, the [data-poll]
+  // elements inside it don't poll on their 2 s timer. When the stream can't
+  // connect or is reconnecting, polling goes on as before; hidden tabs neither
+  // poll nor stream (the extension closes a hidden tab's stream and reconnects
+  // when it is shown, from the version the page has).
   function streamOf(el) {
     return el && el.closest ? el.closest("[data-stream]") : null;
   }
@@ -26,12 +29,35 @@
     return el.dataset.version !== latest;
   }
 
+  // Moves of this page on their way (a form inside the stage): until their
+  // answer is in, the page waits rather than asks (the answer brings the stage).
+  var moving = 0;
+  function isMove(source) {
+    var poll = source && source.closest ? source.closest("[data-poll]") : null;
+    return poll !== null && poll !== source;
+  }
+
   function catchUp(stream) {
-    if (!window.htmx) return;
+    if (!window.htmx || moving > 0) return;
+    var carried = stream.tendStage;
     stream.querySelectorAll("[data-poll]").forEach(function (el) {
-      if (behind(stream, el)) window.htmx.trigger(el, "tend:poll-now");
+      if (!behind(stream, el)) return;
+      if (carried && carried.version === stream.dataset.latest) {
+        stream.tendStage = null;
+        window.htmx.swap({ sourceElement: el, target: el, text: carried.html, swap: "outerHTML" });
+      } else {
+        window.htmx.trigger(el, "tend:poll-now");
+      }
     });
   }
+  document.addEventListener("htmx:before:request", function (event) {
+    if (isMove(event.target)) moving += 1;
+  });
+  document.addEventListener("htmx:finally:request", function (event) {
+    if (!isMove(event.target)) return;
+    moving = Math.max(0, moving - 1);
+    document.querySelectorAll("[data-stream]").forEach(catchUp);
+  });
 
   // htmx starts on a timer and the sse extension is a later deferred script: on
   // a slow load htmx may go over the page before the extension is there, and
@@ -56,15 +82,19 @@
       if (event.target.dataset) delete event.target.dataset.streaming;
     });
   });
-  // "<version> <server clock, ms>": the clock arrives within a few ms of being
+  // "<version> <server clock, ms>", then the new stage on the lines after it
+  // if the event carries one. The clock arrives within a few ms of being
   // read, so it says how far our clock is from the server's better than the
   // time a whole request took (timers on both screens then agree closely).
   var clockOffset = null;
   document.addEventListener("tend:changed", function (event) {
     var stream = streamOf(event.target);
     if (!stream || !event.detail) return;
-    var parts = String(event.detail.data).split(" ");
+    var text = String(event.detail.data);
+    var lineEnd = text.indexOf("\n");
+    var parts = (lineEnd < 0 ? text : text.slice(0, lineEnd)).split(" ");
     stream.dataset.latest = parts[0];
+    stream.tendStage = lineEnd < 0 ? null : { version: parts[0], html: text.slice(lineEnd + 1) };
     if (parts[1]) {
       // A late delivery only makes the reading smaller: keep the largest one.
       var reading = Number(parts[1]) - Date.now();
@@ -101,6 +131,7 @@
 
   // When each request went out and its answer came back: the server drew the
   // timer in between, so the midpoint is our best reading of "the server's now".
+  // (A stage that came in an event has no request: the event's clock is used.)
   document.addEventListener("htmx:before:request", function (event) {
     if (event.detail && event.detail.ctx) event.detail.ctx.tendSentAt = Date.now();
   });

@@ -4,7 +4,9 @@ The server runs in its own process against the test database (PostgreSQL,
 where moves arrive through LISTEN/NOTIFY, or the SQLite file, where streams
 look again every second); this process makes the moves and reads the
 streams. Its heartbeat is 30 s, so a stream that reacts within a few seconds
-reacted to the change, not to a heartbeat.
+reacted to the change, not to a heartbeat. Each browser holds a CSRF cookie,
+as a browser that has loaded a page does: a partner's move then brings the
+new stage in the event.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import time
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from couples import services
@@ -52,9 +55,14 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
             wait_for_its_connections_to_close()
 
 
-def browser_of(server: AsgiServer, user) -> Browser:
+CSRF = "streamtestcsrfsecret0123456789ab"  # 32 characters, as Django's secrets are
+
+
+def browser_of(server: AsgiServer, user, page_loaded: bool = True) -> Browser:
     browser = Browser(server.port)
     sign_in(browser, user)
+    if page_loaded:  # the page set its CSRF cookie, which the stage's forms carry
+        browser.cookies[settings.CSRF_COOKIE_NAME] = CSRF
     return browser
 
 
@@ -73,10 +81,16 @@ def act(session: Session, seat: int, action: str, **data) -> Session:
 def expect_changed(events: EventStream, version: int | str):
     event = events.next_event(WITHIN)
     assert event is not None, "no event"
-    said, clock = event.data.split(" ")
+    head, _, _ = event.data.partition("\n")
+    said, clock = head.split(" ")
     assert (event.name, said, event.id) == ("tend:changed", str(version), str(version))
     assert abs(int(clock) / 1000 - time.time()) < 5  # the server's clock, in ms
     return event
+
+
+def stage_of(event) -> str:
+    """The stage an event carries ("" if none): the lines after its first."""
+    return event.data.partition("\n")[2]
 
 
 def test_the_members_stream_and_an_outsider_or_a_visitor_gets_404(server, couple, alice, charlie):
@@ -105,34 +119,73 @@ def test_the_members_stream_and_an_outsider_or_a_visitor_gets_404(server, couple
         assert anonymous.status == 404
 
 
-def test_a_move_arrives_as_its_version_only(server, couple, alice, bob):
+def test_a_partners_move_brings_the_stage_and_ones_own_move_only_its_version(
+    server, couple, alice, bob
+):
     session = engine.start(couple, alice, 1, "eye_gazing", "two_devices", {})
-    bobs = stream(server, browser_of(server, bob), session, seen=session.version)
+    bob_browser = browser_of(server, bob)
+    bobs = stream(server, bob_browser, session, seen=session.version)
+    alices = stream(server, browser_of(server, alice), session, seen=session.version)
+    assert bobs.next(WITHIN).name == "" and alices.next(WITHIN).name == ""
+    before = session.version
+    session = act(session, 1, "next")
+    stage = stage_of(expect_changed(bobs, session.version))
+    # Bob's page shows Alice's move without asking: the stage the poll would draw for him.
+    poll = bob_browser.get(reverse("exercise_poll", args=[session.pk]) + f"?v={before}")
+    assert '<section id="stage"' in stage
+    assert f'data-version="{session.version}"' in stage
+    for same in ("Eyes on each other", 'value="ready"', f'name="step" value="{session.step}"'):
+        assert same in stage and same in poll.text
+    # Alice's page has the stage from her own request: her event says the version only.
+    assert stage_of(expect_changed(alices, session.version)) == ""
+    session = act(session, 2, "ready")
+    assert stage_of(expect_changed(alices, session.version)) != ""
+    assert stage_of(expect_changed(bobs, session.version)) == ""
+    bobs.close()
+    alices.close()
+
+
+def test_without_a_csrf_cookie_the_page_fetches_the_stage(server, couple, alice, bob):
+    session = engine.start(couple, alice, 1, "eye_gazing", "two_devices", {})
+    # A stage's forms need the page's CSRF token; a stream can't set a cookie.
+    bobs = stream(server, browser_of(server, bob, page_loaded=False), session, seen=session.version)
     assert bobs.next(WITHIN).name == ""
     session = act(session, 1, "next")
-    expect_changed(bobs, session.version)
-    session = act(session, 1, "ready")
-    expect_changed(bobs, session.version)
+    assert stage_of(expect_changed(bobs, session.version)) == ""
     bobs.close()
 
 
-def test_a_sealed_answer_never_travels_early(server, couple, alice, bob):
+def test_a_sealed_answer_never_travels_early(server, couple, alice, bob, charlie):
     session = act(engine.start(couple, alice, 1, "love_maps", "two_devices", {}), 1, "next")
     bob_browser = browser_of(server, bob)
     bobs = stream(server, bob_browser, session, seen=session.version)
+    alices = stream(server, browser_of(server, alice), session, seen=session.version)
+    # Charlie, an outsider with a page of his own open, gets no stream of theirs at all.
+    outsider = stream(server, browser_of(server, charlie), session, seen=session.version)
+    assert outsider.status == 404 and "event:" not in outsider.body
+    assert SECRET not in outsider.body
+    assert bobs.next(WITHIN).name == "" and alices.next(WITHIN).name == ""
     before = session.version
     session = act(session, 1, "submit", text=SECRET)
     event = expect_changed(bobs, session.version)
+    # Alice's move: Bob's event carries the stage as Bob may see it (his turn to
+    # guess), with her answer still sealed.
+    assert 'id="stage"' in stage_of(event) and "Your guess" in stage_of(event)
     assert SECRET not in event.data + bobs.text
-    # What the event makes the page fetch: the poll, which keeps it sealed.
+    # What a page without the stage fetches: the poll, which keeps it sealed too.
     poll = bob_browser.get(reverse("exercise_poll", args=[session.pk]) + f"?v={before}")
     assert poll.status == 200 and 'id="stage"' in poll.text
     assert SECRET not in poll.text
+    assert stage_of(expect_changed(alices, session.version)) == ""  # her own move
     session = act(session, 2, "submit", text="your aunt?")
-    expect_changed(bobs, session.version)
+    # Bob's own move: no stage for him; Alice's event brings both answers, now open.
+    assert stage_of(expect_changed(bobs, session.version)) == ""
+    opened_for_alice = stage_of(expect_changed(alices, session.version))
+    assert SECRET in opened_for_alice and "your aunt?" in opened_for_alice
     opened = bob_browser.get(reverse("exercise_poll", args=[session.pk]) + f"?v={before}")
     assert SECRET in opened.text  # both answered: now it opens
     bobs.close()
+    alices.close()
 
 
 def test_a_password_change_ends_the_stream_at_once(server, couple, alice, bob):
