@@ -45,6 +45,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import cached_property
 from urllib.parse import urlsplit
 
 import redis
@@ -289,12 +290,31 @@ class RedisCacheClient(django_redis.RedisCacheClient):
         return client
 
 
+# One client, so one connection pool, per server and options in a process.
+_clients: dict[tuple, RedisCacheClient] = {}
+_clients_lock = threading.Lock()
+
+
 class RedisCache(django_redis.RedisCache):
     """Django's Redis cache with the outage mode above.
 
     OPTIONS, besides redis-py's: ``WHEN_UNREACHABLE`` (``"local"`` or
     ``"miss"``) and ``MAX_TIMEOUT`` (seconds no key outlives, or None).
     """
+
+    @cached_property
+    def _cache(self) -> RedisCacheClient:
+        """Shared by every cache object of the process for the same server: Django
+        makes a cache object per thread and, under ASGI, per request (its
+        ``caches`` are context-local), and each would open a connection pool,
+        so a new connection to Redis, of its own: measured under uvicorn, the
+        largest cost of a live move."""
+        key = (tuple(self._servers), repr(sorted(self._options.items())))
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = self._class(self._servers, **self._options)
+            return client
 
     def __init__(self, server, params) -> None:
         options = dict(params.get("OPTIONS", {}))

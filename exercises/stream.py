@@ -163,11 +163,16 @@ def _read(
 
 def _tidy_connection() -> None:
     """What Django does at the end of a request, for this thread's connection:
-    close it after an error or past its age (or hand it back to the pool)."""
+    close it after an error or past its age (or hand it back to the pool).
+
+    From a pool, the connection stays with its thread between reads: these few
+    threads read all the time, and each turn of the pool costs a round trip
+    to check the connection it hands out."""
     conn = connections["default"]
     if conn.connection is None:
         return
-    too_old = conn.close_at is not None and time.monotonic() >= conn.close_at
+    pooled = bool(conn.settings_dict.get("OPTIONS", {}).get("pool"))
+    too_old = not pooled and conn.close_at is not None and time.monotonic() >= conn.close_at
     if conn.errors_occurred or too_old or not conn.get_autocommit():
         conn.close()
 
