@@ -31,14 +31,16 @@
 
   // Moves of this page on their way (a form inside the stage): until their
   // answer is in, the page waits rather than asks (the answer brings the stage).
+  // Ten seconds at most: a move that never ends must not stop the page following.
   var moving = 0;
+  var movingUntil = 0;
   function isMove(source) {
     var poll = source && source.closest ? source.closest("[data-poll]") : null;
     return poll !== null && poll !== source;
   }
 
   function catchUp(stream) {
-    if (!window.htmx || moving > 0) return;
+    if (!window.htmx || (moving > 0 && Date.now() < movingUntil)) return;
     var carried = stream.tendStage;
     stream.querySelectorAll("[data-poll]").forEach(function (el) {
       if (!behind(stream, el)) return;
@@ -50,11 +52,19 @@
       }
     });
   }
+  // Known by the request itself: its answer replaces the stage, so by the end
+  // htmx sends its events from the document, not from the form.
   document.addEventListener("htmx:before:request", function (event) {
-    if (isMove(event.target)) moving += 1;
+    var ctx = event.detail && event.detail.ctx;
+    if (!ctx || !isMove(ctx.sourceElement)) return;
+    ctx.tendMove = true;
+    moving += 1;
+    movingUntil = Date.now() + 10000;
   });
   document.addEventListener("htmx:finally:request", function (event) {
-    if (!isMove(event.target)) return;
+    var ctx = event.detail && event.detail.ctx;
+    if (!ctx || !ctx.tendMove) return;
+    ctx.tendMove = false;
     moving = Math.max(0, moving - 1);
     document.querySelectorAll("[data-stream]").forEach(catchUp);
   });
