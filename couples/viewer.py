@@ -25,6 +25,7 @@ lazily, so Django's auth never runs a query of its own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -131,6 +132,19 @@ def _reader(model: type[models.Model]) -> tuple[int, list[str], list[tuple]]:
 
 
 def _query(user_id, extras: dict[str, Extra]) -> tuple[str, list]:
+    # The SQL depends only on which extras are asked for: written once per shape.
+    shape = tuple(
+        (extra.sql, None) if isinstance(extra, Value) else (None, extra.model)
+        for extra in extras.values()
+    )
+    values = [extra for extra in extras.values() if isinstance(extra, Value)]
+    select_params = [param for value in values for param in value.params]
+    join_params = [extra.pk for extra in extras.values() if isinstance(extra, Row)]
+    return _sql(connection.vendor, shape), [*select_params, *join_params, user_id]
+
+
+@functools.lru_cache(maxsize=64)
+def _sql(vendor: str, shape: tuple) -> str:
     user, member, couple = User._meta.db_table, Membership._meta.db_table, Couple._meta.db_table
     select = [
         _columns(User, "u"),
@@ -147,24 +161,19 @@ def _query(user_id, extras: dict[str, Extra]) -> tuple[str, list]:
         f" AND pm.{_q('left_at')} IS NULL AND pm.{_q('id')} <> m.{_q('id')}",
         f"LEFT JOIN {_q(user)} pu ON pu.{_q('id')} = pm.{_q('user_id')}",
     ]
-    select_params: list = []
-    join_params: list = []
-    for n, extra in enumerate(extras.values()):
-        if isinstance(extra, Value):
-            select.append("(" + extra.sql.format(couple=f"c.{_q('id')}") + ")")
-            select_params.extend(extra.params)
+    for n, (sql, model) in enumerate(shape):
+        if model is None:
+            select.append("(" + sql.format(couple=f"c.{_q('id')}") + ")")
         else:
             alias = f"x{n}"
-            table = _q(extra.model._meta.db_table)
-            select.append(_columns(extra.model, alias))
+            table = _q(model._meta.db_table)
+            select.append(_columns(model, alias))
             joins.append(
                 f"LEFT JOIN {table} {alias} ON {alias}.{_q('couple_id')} = c.{_q('id')}"
-                f" AND {alias}.{_q(extra.model._meta.pk.column)} = %s"
+                f" AND {alias}.{_q(model._meta.pk.column)} = %s"
             )
-            join_params.append(extra.pk)
     # Only quoted names from the models' metadata are spliced in; values are parameters.
-    sql = f"SELECT {', '.join(select)} FROM {_q(user)} u {' '.join(joins)} WHERE u.{_q('id')} = %s"  # noqa: S608
-    return sql, [*select_params, *join_params, user_id]
+    return f"SELECT {', '.join(select)} FROM {_q(user)} u {' '.join(joins)} WHERE u.{_q('id')} = %s"  # noqa: S608
 
 
 def _load(user_id, extras: dict[str, Extra]) -> Viewer | None:
