@@ -53,6 +53,7 @@ from django.core.cache import caches
 from django.core.cache.backends import redis as django_redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +198,9 @@ def _display(location: str) -> str:
 
 _outages: dict[str, Outage] = {}
 _outages_lock = threading.Lock()
+# One client, so one connection pool, per server and options in a process (RedisCache._cache).
+_clients: dict[tuple, RedisCacheClient] = {}
+_clients_lock = threading.Lock()
 
 
 def outage_for(location: str) -> Outage:
@@ -207,16 +211,28 @@ def outage_for(location: str) -> Outage:
 
 
 def forget_outages() -> None:
-    """Stop every watcher and forget what was known (tests)."""
+    """Stop every watcher and forget what was known, and the shared clients (tests)."""
     with _outages_lock:
         for outage in _outages.values():
             outage.close()
         _outages.clear()
+    forget_clients()
+
+
+def forget_clients(**kwargs) -> None:
+    """New CACHES (tests): the next cache objects make their clients afresh."""
+    if kwargs.get("setting", "CACHES") == "CACHES":
+        with _clients_lock:
+            _clients.clear()
+
+
+setting_changed.connect(forget_clients, dispatch_uid="config.cache.forget_clients")
 
 
 def _after_fork_in_child() -> None:
-    global _outages_lock
+    global _outages_lock, _clients_lock
     _outages_lock = threading.Lock()
+    _clients_lock = threading.Lock()  # redis-py's pools start over in a child by themselves
     for outage in _outages.values():
         outage.start_over()
 
@@ -288,11 +304,6 @@ class RedisCacheClient(django_redis.RedisCacheClient):
         if client is None:
             client = self._clients.setdefault(id(pool), self._client(connection_pool=pool))
         return client
-
-
-# One client, so one connection pool, per server and options in a process.
-_clients: dict[tuple, RedisCacheClient] = {}
-_clients_lock = threading.Lock()
 
 
 class RedisCache(django_redis.RedisCache):
