@@ -4,9 +4,10 @@ PostgreSQL stays the only truth. A write that changes what a live page or the
 dashboard's waiting card shows calls ``announce(couple_id)``; every stream of
 that space (in any web process) then re-reads the truth with one query and
 sends what moved. An announcement carries the space's id and, for a move in
-a live exercise, the seat that made it: no content, not even a version, so
-nothing private can travel through it. The seat only lets the mover's own
-stream skip drawing a stage its page already has from its own request.
+a live exercise, the seat that made it, the session and its new version and
+whether it still runs: no content, so nothing private can travel through it.
+These only let the mover's own stream pass the version on without reading
+the database or drawing a stage its page already has from its own request.
 
 Two transports:
 
@@ -38,6 +39,7 @@ import contextlib
 import logging
 import threading
 from collections import defaultdict
+from typing import NamedTuple
 
 import psycopg
 from django.conf import settings
@@ -52,47 +54,61 @@ PROBE_AFTER = 10.0
 RETRY_AFTER = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
-def announce(couple_id: int, seat: int | None = None) -> None:
+class Move(NamedTuple):
+    """A partner's move in a live session, as announced."""
+
+    seat: int
+    session_id: int
+    version: int
+    active: bool
+
+
+def announce(couple_id: int, move: Move | None = None) -> None:
     """Tell every open stream of this space to look again, once the change commits;
-    ``seat``: the seat whose move it was, if it was one."""
+    ``move``: what it was, if it was a partner's move."""
     if connection.vendor == "postgresql":
-        payload = str(couple_id) if seat is None else f"{couple_id} {seat}"
+        payload = str(couple_id)
+        if move is not None:
+            payload += f" {move.seat} {move.session_id} {move.version} {int(move.active)}"
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
     else:
-        transaction.on_commit(lambda: wake_local(couple_id, seat))
+        transaction.on_commit(lambda: wake_local(couple_id, move))
 
 
-def wake_local(couple_id: int, seat: int | None = None) -> None:
+def wake_local(couple_id: int, move: Move | None = None) -> None:
     """Wake this process's streams of a space (from any thread)."""
     hub = _hub
     if hub is not None:
-        hub.wake_threadsafe(couple_id, seat)
+        hub.wake_threadsafe(couple_id, move)
 
 
-def parse(payload: str) -> tuple[int, int | None]:
-    """(space, seat or None) from a notification's payload; ValueError if malformed."""
-    couple, _, seat = payload.partition(" ")
-    return int(couple), int(seat) if seat else None
+def parse(payload: str) -> tuple[int, Move | None]:
+    """(space, the move or None) from a notification's payload; ValueError if malformed."""
+    couple, *move = payload.split(" ")
+    if not move:
+        return int(couple), None
+    seat, session_id, version, active = (int(part) for part in move)
+    return int(couple), Move(seat, session_id, version, bool(active))
 
 
 class Wake(asyncio.Event):
-    """One stream's wake-up, with the seats whose moves woke it since it last
-    looked (None: someone or something else, or not known)."""
+    """One stream's wake-up, with the moves that woke it since it last looked
+    (None: something else, or not known)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.movers: set[int | None] = set()
+        self.moves: set[Move | None] = set()
 
-    def ring(self, seat: int | None) -> None:
-        self.movers.add(seat)
+    def ring(self, move: Move | None) -> None:
+        self.moves.add(move)
         self.set()
 
-    def take(self) -> set[int | None]:
-        """The movers since the last ``take``, and the wake-up reset."""
-        movers, self.movers = self.movers, set()
+    def take(self) -> set[Move | None]:
+        """The moves since the last ``take``, and the wake-up reset."""
+        moves, self.moves = self.moves, set()
         self.clear()
-        return movers
+        return moves
 
 
 class Hub:
@@ -121,18 +137,18 @@ class Hub:
             if not events:
                 del self.watchers[couple_id]
 
-    def wake(self, couple_id: int, seat: int | None = None) -> None:
+    def wake(self, couple_id: int, move: Move | None = None) -> None:
         for event in self.watchers.get(couple_id, ()):
-            event.ring(seat)
+            event.ring(move)
 
     def wake_all(self) -> None:
         for events in self.watchers.values():
             for event in events:
                 event.ring(None)
 
-    def wake_threadsafe(self, couple_id: int, seat: int | None = None) -> None:
+    def wake_threadsafe(self, couple_id: int, move: Move | None = None) -> None:
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to wake
-            self.loop.call_soon_threadsafe(self.wake, couple_id, seat)
+            self.loop.call_soon_threadsafe(self.wake, couple_id, move)
 
     @property
     def streams(self) -> int:

@@ -104,7 +104,10 @@ class Session(models.Model):
         self._loaded_status = self.status
         # Open live pages and waiting cards of the space look again (after commit),
         # told whose move it was when it was one (``engine.act``).
-        hub.announce(self.couple_id, getattr(self, "moved_by", None))
+        seat = getattr(self, "moved_by", None)
+        known = seat is not None and isinstance(self.version, int)
+        move = hub.Move(seat, self.pk, self.version, self.is_active) if known else None
+        hub.announce(self.couple_id, move)
 
     @classmethod
     def from_db(cls, db, field_names, values, **kwargs):

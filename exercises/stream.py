@@ -21,7 +21,9 @@ Each stream:
    truth has moved on, so nothing announced while it was away is missed.
 3. Waits for a wake-up (``exercises.hub``) or the heartbeat interval, then
    re-reads the session and its viewer from scratch (``stream_viewer``), and
-   draws the stage if the version moved on by someone else's move: a
+   draws the stage if the version moved on by someone else's move (a wake-up
+   by the viewer's own moves only passes their version on, unread, as long
+   as the last read is less than a heartbeat interval old): a
    logged-out session, a changed password, a partner who left end the stream
    at once (``event: end``), as does a finished session after its last
    "changed". A heartbeat comment keeps proxies from closing an idle stream.
@@ -99,11 +101,28 @@ def stream_viewer(request: HttpRequest, session_id: int | None) -> Watch | None:
     return Watch(viewer.couple.pk, str(session.version), session.is_active, viewer, session)
 
 
-def moved_by_someone_else(watch: Watch, movers: set[int | None]) -> bool:
+def moved_by_someone_else(watch: Watch, moves: set[hub.Move | None]) -> bool:
     """Whether the moves that woke a stream may include one its own page didn't
     make: a page that moved has the new stage from its own request."""
     own = watch.viewer.membership.seat if watch.viewer is not None else None
-    return not movers or any(mover is None or mover != own for mover in movers)
+    return not moves or any(move is None or move.seat != own for move in moves)
+
+
+def own_moves_only(watch: Watch, session_id: int | None, moves: set[hub.Move | None]) -> int:
+    """The newest version if every move that woke the stream was its viewer's
+    own, in this session, which still runs; else 0 (the stream reads the truth).
+
+    Then the page has the new stage from its own request, and the stream only
+    passes the version on (for the viewer's other pages) without a read."""
+    if session_id is None or watch.viewer is None or not moves:
+        return 0
+    own = watch.viewer.membership.seat
+    if all(
+        move is not None and move.seat == own and move.session_id == session_id and move.active
+        for move in moves
+    ):
+        return max(move.version for move in moves)
+    return 0
 
 
 def draw(request: HttpRequest, watch: Watch) -> str:
@@ -137,11 +156,11 @@ def _read(
     session_id: int | None,
     again: bool,
     seen: str | None = None,
-    movers: set[int | None] | None = None,
+    moves: set[hub.Move | None] | None = None,
 ) -> Watch | None:
     """The stream's viewer and version now; with ``seen`` (the version the page
     was last told), the new stage too if the version moved on by someone
-    else's move (``movers``: the seats whose moves woke the stream)."""
+    else's move (``moves``: the moves that woke the stream)."""
     try:
         if again:
             # The session as stored now: a log-out or a new log-in shows here.
@@ -153,7 +172,7 @@ def _read(
             and watch.session is not None
             and seen is not None
             and watch.version != seen
-            and moved_by_someone_else(watch, movers or set())
+            and moved_by_someone_else(watch, moves or set())
         ):
             watch = dataclasses.replace(watch, stage=draw(request, watch))
         return watch
@@ -178,10 +197,10 @@ def _tidy_connection() -> None:
 
 
 async def _watch(
-    request: HttpRequest, session_id: int | None, seen: str, movers: set[int | None]
+    request: HttpRequest, session_id: int | None, seen: str, moves: set[hub.Move | None]
 ) -> Watch | None:
     return await sync_to_async(_read, thread_sensitive=False, executor=_database_threads)(
-        request, session_id, True, seen, movers
+        request, session_id, True, seen, moves
     )
 
 
@@ -212,7 +231,7 @@ async def events(
     try:
         # A first line at once: the headers and this get through any buffer now.
         yield ": open\n\n"
-        said = time.monotonic()
+        said = read_at = time.monotonic()
         while True:
             if watch.version != seen:
                 seen = watch.version
@@ -224,8 +243,20 @@ async def events(
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), max(0.0, said + every - time.monotonic()))
+            moves = wake.take()
+            # The viewer's own move: its version, with no read (at least one read
+            # a heartbeat interval all the same, for a log-out nobody announces).
+            newest = own_moves_only(watch, session_id, moves)
+            if newest and time.monotonic() - read_at < every:
+                if newest > int(seen):
+                    watch = dataclasses.replace(watch, version=str(newest), stage="")
+                    seen = watch.version
+                    yield changed(seen)
+                    said = time.monotonic()
+                continue
             try:
-                found = await _watch(request, session_id, seen, wake.take())
+                found = await _watch(request, session_id, seen, moves)
+                read_at = time.monotonic()
             except DatabaseError:
                 return  # no `end`: the page reconnects and starts from its version
             if found is None or found.couple_id != couple_id:
