@@ -145,6 +145,18 @@ def test_a_partners_move_brings_the_stage_and_ones_own_move_only_its_version(
     alices.close()
 
 
+def test_ones_own_move_that_ends_the_exercise_ends_ones_stream(server, couple, alice):
+    session = engine.start(couple, alice, 1, "eye_gazing", "two_devices", {})
+    alices = stream(server, browser_of(server, alice), session, seen=session.version)
+    assert alices.next(WITHIN).name == ""
+    session = act(session, 1, "next")
+    assert stage_of(expect_changed(alices, session.version)) == ""  # passed on, unread
+    session = act(session, 1, "end")
+    told = [(e.name, e.data.split(" ")[0]) for e in alices.wait_closed(WITHIN) if e.name]
+    assert alices.ended
+    assert told == [("tend:changed", str(session.version)), ("tend:end", "finished")]
+
+
 def test_without_a_csrf_cookie_the_page_fetches_the_stage(server, couple, alice, bob):
     session = engine.start(couple, alice, 1, "eye_gazing", "two_devices", {})
     # A stage's forms need the page's CSRF token; a stream can't set a cookie.
