@@ -126,7 +126,7 @@ PAGES: dict[str, Callable[[dict], tuple[str, ...]]] = {
 # Member pages rendered every time, and why.
 NOT_CACHED = {
     "exercise_session": "a live session: every step changes it, and its stream follows them",
-    "export": "a download of everything, rarely asked for, dated to the minute",
+    "export": "a download of everything, asked for once, stamped with the second it was made",
 }
 
 

@@ -24,9 +24,9 @@ is drawn afresh on every response, so a cached form still acts once.
 Not cached, rendered as before: anything but a plain GET of a full page
 (htmx fragments, forms posted back with errors), a path with a query
 string (an older page of a ritual's history, another week: each value
-would be a copy of its own, and anyone could make endless ones), a viewer without a space
-or without a partner (the invitation panel changes without a version), a
-request with flash messages to show, an answer other than a 200 (a 404 to
+would be a copy of its own, and anyone could make endless ones), a viewer
+without a space or without a partner (the invitation panel changes without
+a version), a request with flash messages to show, an answer other than a 200 (a 404 to
 an outsider is never kept, and a cached copy is only ever served to the
 partner it was rendered for), DEBUG (templates change under a development
 server) and while Redis is out of reach (``regions.versions`` answers None).
@@ -69,9 +69,7 @@ def nonce_placeholder() -> str:
     return "nonce" + digest.hexdigest()[:24]
 
 
-@cache
-def _once_pattern() -> re.Pattern[str]:
-    return re.compile(rf'name="{once.FIELD}" value="[^"]*"')
+_ONCE_FIELD = re.compile(rf'name="{once.FIELD}" value="[^"]*"')
 
 
 @cache
@@ -164,7 +162,7 @@ class CachedPagesMiddleware:
                 response.content = self._filled(request, response.content.decode())
             return response
         html = response.content.decode(response.charset)
-        html = _once_pattern().sub(_once_placeholder(), html)
+        html = _ONCE_FIELD.sub(_once_placeholder(), html)
         headers = {name: response[name] for name in _KEPT_HEADERS if response.has_header(name)}
         caches["copies"].set(key, (current, html, headers), PAGE_TTL)
         response.content = self._filled(request, html)

@@ -25,10 +25,9 @@ lazily, so Django's auth never runs a query of its own.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -110,7 +109,7 @@ def _columns(model: type[models.Model], alias: str) -> str:
 def _read(model: type[models.Model], values: list) -> models.Model | None:
     """A model instance from its columns in the row, converted as the ORM would
     (SQLite hands back text for datetimes); None for an outer join's nulls."""
-    pk_index, attnames, converters = _reader(model)
+    pk_index, attnames, converters = _reader(connection.vendor, model)
     if values[pk_index] is None:  # an outer join found no row
         return None
     for index, convert, col in converters:
@@ -118,10 +117,11 @@ def _read(model: type[models.Model], values: list) -> models.Model | None:
     return model.from_db(connection.alias, attnames, values)
 
 
-@cache
-def _reader(model: type[models.Model]) -> tuple[int, list[str], list[tuple]]:
-    """What ``_read`` needs of a model, worked out once: where its primary key
-    is, its attribute names, and the converters of the columns that have any."""
+@lru_cache(maxsize=16)
+def _reader(vendor: str, model: type[models.Model]) -> tuple[int, list[str], list[tuple]]:
+    """What ``_read`` needs of a model, worked out once per database kind (as
+    ``_sql``): where its primary key is, its attribute names, and the
+    converters of the columns that have any."""
     fields = model._meta.concrete_fields
     converters = []
     for index, f in enumerate(fields):
@@ -143,7 +143,7 @@ def _query(user_id, extras: dict[str, Extra]) -> tuple[str, list]:
     return _sql(connection.vendor, shape), [*select_params, *join_params, user_id]
 
 
-@functools.lru_cache(maxsize=64)
+@lru_cache(maxsize=64)
 def _sql(vendor: str, shape: tuple) -> str:
     user, member, couple = User._meta.db_table, Membership._meta.db_table, Couple._meta.db_table
     select = [

@@ -17,6 +17,7 @@ import time
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.urls import reverse
 
 from couples import services
@@ -93,6 +94,19 @@ def stage_of(event) -> str:
     return event.data.partition("\n")[2]
 
 
+def own_move_stage(event) -> str:
+    """The stage of an event for the viewer's own move: none with PostgreSQL,
+    whose announcements say whose move it was. Without LISTEN/NOTIFY (SQLite)
+    streams are woken by a timer that can't tell, so they draw the stage
+    (their own viewer's, which every other assertion still checks) and the
+    page swaps in what it already shows; "" is returned then."""
+    stage = stage_of(event)
+    if connection.vendor == "postgresql":
+        return stage
+    assert stage == "" or '<section id="stage"' in stage
+    return ""
+
+
 def test_the_members_stream_and_an_outsider_or_a_visitor_gets_404(server, couple, alice, charlie):
     session = engine.start(couple, alice, 1, "eye_gazing", "two_devices", {})
     mine = stream(server, browser_of(server, alice), session, seen=session.version)
@@ -137,10 +151,10 @@ def test_a_partners_move_brings_the_stage_and_ones_own_move_only_its_version(
     for same in ("Eyes on each other", 'value="ready"', f'name="step" value="{session.step}"'):
         assert same in stage and same in poll.text
     # Alice's page has the stage from her own request: her event says the version only.
-    assert stage_of(expect_changed(alices, session.version)) == ""
+    assert own_move_stage(expect_changed(alices, session.version)) == ""
     session = act(session, 2, "ready")
     assert stage_of(expect_changed(alices, session.version)) != ""
-    assert stage_of(expect_changed(bobs, session.version)) == ""
+    assert own_move_stage(expect_changed(bobs, session.version)) == ""
     bobs.close()
     alices.close()
 
@@ -150,7 +164,7 @@ def test_ones_own_move_that_ends_the_exercise_ends_ones_stream(server, couple, a
     alices = stream(server, browser_of(server, alice), session, seen=session.version)
     assert alices.next(WITHIN).name == ""
     session = act(session, 1, "next")
-    assert stage_of(expect_changed(alices, session.version)) == ""  # passed on, unread
+    assert own_move_stage(expect_changed(alices, session.version)) == ""  # passed on, unread
     session = act(session, 1, "end")
     told = [(e.name, e.data.split(" ")[0]) for e in alices.wait_closed(WITHIN) if e.name]
     assert alices.ended
@@ -188,10 +202,10 @@ def test_a_sealed_answer_never_travels_early(server, couple, alice, bob, charlie
     poll = bob_browser.get(reverse("exercise_poll", args=[session.pk]) + f"?v={before}")
     assert poll.status == 200 and 'id="stage"' in poll.text
     assert SECRET not in poll.text
-    assert stage_of(expect_changed(alices, session.version)) == ""  # her own move
+    assert own_move_stage(expect_changed(alices, session.version)) == ""  # her own move
     session = act(session, 2, "submit", text="your aunt?")
     # Bob's own move: no stage for him; Alice's event brings both answers, now open.
-    assert stage_of(expect_changed(bobs, session.version)) == ""
+    assert own_move_stage(expect_changed(bobs, session.version)) == ""
     opened_for_alice = stage_of(expect_changed(alices, session.version))
     assert SECRET in opened_for_alice and "your aunt?" in opened_for_alice
     opened = bob_browser.get(reverse("exercise_poll", args=[session.pk]) + f"?v={before}")
