@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.middleware import without_user
-from couples.access import couple_required, seat
+from couples.access import couple_required, row_required, seat
 from couples.viewer import Viewer
 from exercises import daily, engine, live
 from exercises.engine import REGISTRY, ActionError
@@ -110,10 +110,9 @@ def stage_context(request: HttpRequest, session: Session, error: str = "") -> di
     }
 
 
-@couple_required
 @require_GET
-def session_page(request: HttpRequest, pk: int) -> HttpResponse:
-    session = get_session_for(request, pk)
+@row_required(Session, "No such exercise")
+def session_page(request: HttpRequest, session: Session) -> HttpResponse:
     return render(request, "exercises/session.html", stage_context(request, session))
 
 

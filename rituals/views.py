@@ -5,7 +5,6 @@ from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,12 +15,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.middleware import without_user
 from accounts.models import User
 from config.text import plain_text
 from couples import once
-from couples.access import couple_required, seat
-from couples.viewer import Row, viewer_for
+from couples.access import couple_required, row_required
 from rituals import agenda, calendar, catalog, links
 from rituals.forms import EARLIEST, LATEST, KeepForm, RitualForm, default_start_date
 from rituals.models import Completion, ReminderDelivery, Ritual, local_day_bounds
@@ -37,24 +34,13 @@ def get_ritual_for(request: HttpRequest, pk: int) -> Ritual:
 
 def marking(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """For keep and undo, the busiest writes: ``view(request, ritual, user)``,
-    the ritual read with the viewer in their one query (``couples.viewer``),
-    times shown in that partner's zone.
+    the ritual read with the viewer in their one query (``row_required``),
+    times shown in that partner's zone."""
 
-    Anonymous: to the log-in page; anyone else not in the ritual's space: 404.
-    """
-
-    @without_user  # the viewer's query loads the user with the ritual
+    @row_required(Ritual, "No such ritual")
     @wraps(view)
-    def wrapper(request: HttpRequest, pk: int) -> HttpResponse:
-        viewer = viewer_for(request, ritual=Row(Ritual, pk))
-        if viewer is None:
-            return redirect_to_login(request.get_full_path())
-        ritual = viewer.extra["ritual"]
-        if ritual is None:
-            raise Http404("No such ritual")
-        seat(request, viewer)
-        timezone.activate(viewer.zone)
-        return view(request, ritual, viewer.user)
+    def wrapper(request: HttpRequest, ritual: Ritual) -> HttpResponse:
+        return view(request, ritual, request.viewer.user)
 
     return wrapper
 
