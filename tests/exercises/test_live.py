@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from couples import services
 from exercises import engine
 from exercises.engine import ActionError
 from exercises.kinds import love_maps
@@ -273,6 +274,30 @@ def test_leaving_and_coming_back_resumes_the_same_step(couple, alice, bob):
     act(session, 1, "turn_done")
     page = stage(logged_in(bob), session)
     assert "Your turn." in page and engine.current_step(session).title in page
+
+
+def test_the_session_page_costs_one_query_and_opens_only_in_its_space(
+    couple, alice, bob, bob_client, charlie, charlie_client
+):
+    """The session is read with the viewer (``row_required``): one query for its
+    partners; another space's session, or any session once one has left, is not theirs."""
+    session = start(couple, alice, "eye_gazing")
+    url = reverse("exercise_session", args=[session.pk])
+    bob_client.get("/")  # warm the session cache as a real page load does
+    with CaptureQueriesContext(connection) as queries:
+        response = bob_client.get(url)
+    assert response.status_code == 200
+    assert f'data-version="{session.version}"' in response.content.decode()
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    # Charlie's own session opens for Charlie, and Bob's is a 404 for Charlie.
+    theirs = start(charlie.memberships.get().couple, charlie, "eye_gazing")
+    assert charlie_client.get(reverse("exercise_session", args=[theirs.pk])).status_code == 200
+    assert charlie_client.get(url).status_code == 404
+    assert bob_client.get(reverse("exercise_session", args=[theirs.pk])).status_code == 404
+    # Once Bob has left, the page sends him to start a space again.
+    services.leave_couple(bob)
+    response = bob_client.get(url)
+    assert response.status_code == 302 and response["Location"] == reverse("dashboard")
 
 
 # --- polling ---------------------------------------------------------------
