@@ -7,10 +7,12 @@ only puts them side by side with their labels.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils import formats, timezone
+from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 
 from couples.access import couple_required
@@ -22,6 +24,17 @@ from home.charts import HATCHED, SOLID, Bar, ColumnChart, Series, meter_svg, swa
 # "About five a week": a nod to the five-to-one finding, shown as a soft
 # band behind the appreciations, never as a line to reach.
 APPRECIATION_BAND = 5
+
+
+def date_format(day, format: str) -> str:
+    """Django's ``date_format``, each label worked out once per process: the
+    rhythm writes the same few dozen weeks and months for every couple."""
+    return _date_text(day, format, get_language())
+
+
+@lru_cache(maxsize=2048)
+def _date_text(day, format: str, language: str | None) -> str:
+    return formats.date_format(day, format)
 
 
 def _week_labels(window: rhythm.Window) -> list[str]:

@@ -1,7 +1,7 @@
 """``{% chart_table %}``: a rhythm chart's numbers as a table, written in Python.
 
 The same markup as ``rhythm/_table.html`` (kept as the reference:
-``tests/couples/test_chart_table.py`` renders both and compares), from the
+``tests/home/test_chart_table.py`` renders both and compares), from the
 ``chart``, ``summary``, ``caption`` and ``first_column`` of the context. The
 rhythm page has one table per ritual and four more, a dozen rows each; as a
 template each row costs two loops and a handful of lookups.
@@ -10,6 +10,7 @@ template each row costs two loops and a handful of lookups.
 from __future__ import annotations
 
 from django import template
+from django.conf import settings
 from django.template.base import render_value_in_context
 from django.utils.safestring import SafeString, mark_safe
 
@@ -19,6 +20,10 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def chart_table(context: template.Context) -> SafeString:
     def text(value) -> str:  # {{ value }}
+        if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+            # A count: what localizing it writes, without its four lookups of
+            # the language's formats (most of a table's cost).
+            return str(value)
         return render_value_in_context(value, context)
 
     chart = context.get("chart")
