@@ -81,6 +81,9 @@ def ritual(pk: int) -> str:
 REGIONS: dict[str, Callable[[Sequence], tuple[str, ...]]] = {
     "dashboard": lambda parts: (SPACE, AGENDA),
     "ritual": lambda parts: (SPACE, ritual(parts[0])),
+    # The rhythm page's two halves: the rituals' record, and what the two wrote and did.
+    "rhythm_kept": lambda parts: (SPACE, RITUALS),
+    "rhythm_journal": lambda parts: (SPACE, JOURNAL),
 }
 
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import formats, timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 
@@ -142,40 +143,30 @@ def love_map_areas(rows, window: rhythm.Window) -> list[dict]:
     ]
 
 
-@couple_required
-@require_safe
-def rhythm_page(request: HttpRequest) -> HttpResponse:
-    couple, viewer = request.couple, request.user
-    partner = request.partner
-    member_ids = [viewer.pk] + ([partner.pk] if partner else [])
-    window = rhythm.window_for(timezone.localdate(timezone.now(), viewer.zone), viewer.zone)
-
+def kept_part(couple, window: rhythm.Window, weeks: list[str]) -> dict:
+    """The rituals' charts: what a keep changes (``RITUALS``)."""
     rituals = list(couple.rituals.order_by("title", "pk"))
     kept_rows = rhythm.ritual_rows(rituals, window)
+    return {
+        "rituals": ritual_charts(rituals, kept_rows, window, weeks),
+        "has_rituals": bool(rituals),
+    }
+
+
+def journal_part(couple, viewer, partner, window: rhythm.Window, weeks: list[str]) -> dict:
+    """What the two wrote and did: appreciations, the daily question, the
+    exercises and the love map (``JOURNAL``)."""
+    member_ids = [viewer.pk] + ([partner.pk] if partner else [])
     noticed_rows = rhythm.appreciation_rows(couple, viewer, member_ids, window)
     both_days = rhythm.daily_rows(couple, viewer, member_ids, window) if partner else set()
     talks = rhythm.conversations_by_week(both_days, window, daily.couple_today(couple))
     exercises = rhythm.exercises_by_month(rhythm.exercise_rows(couple, window), window)
-    explored = rhythm.love_map_rows(couple, viewer, member_ids)
-
-    weeks = _week_labels(window)  # the same rows for every weekly chart
+    areas = love_map_areas(rhythm.love_map_rows(couple, viewer, member_ids), window)
     appreciations = appreciation_chart(noticed_rows, window, weeks, partner)
-    ritual_items = ritual_charts(rituals, kept_rows, window, weeks)
-    areas = love_map_areas(explored, window)
     talk_chart = conversation_chart(talks, window, weeks)
-    since = date_format(window.first_day, "j M")
-    ctx = {
-        "window": window,
-        "week_count": len(window.weeks),
-        "month_count": len(window.months),
-        "partner": partner,
-        "partner_name": partner.get_short_name() if partner else "your partner",
-        "rituals": ritual_items,
-        "has_rituals": bool(rituals),
-        "ritual_legend": _legend("rituals", RITUAL_SERIES),
+    return {
         "appreciations": appreciations,
         "appreciation_legend": _legend("appreciations", appreciations.series),
-        "appreciation_band": APPRECIATION_BAND,
         "talks": talks,
         "talk_chart": talk_chart,
         "talk_legend": _legend("daily", talk_chart.series),
@@ -183,9 +174,34 @@ def rhythm_page(request: HttpRequest) -> HttpResponse:
         "areas": areas,
         "explored": sum(item["area"].explored for item in areas),
         "explored_lately": sum(item["area"].lately for item in areas),
+    }
+
+
+@couple_required
+@require_safe
+def rhythm_page(request: HttpRequest) -> HttpResponse:
+    """Two cached regions (``{% fragment %}``) under the page kept whole: a keep
+    redraws the rituals' charts, not what the two wrote, and the other way round."""
+    couple, viewer = request.couple, request.user
+    partner = request.partner
+    window = rhythm.window_for(timezone.localdate(timezone.now(), viewer.zone), viewer.zone)
+    weeks = _week_labels(window)  # the same rows for every weekly chart
+    since = date_format(window.first_day, "j M")
+    ctx = {
+        "window": window,
+        "week_count": len(window.weeks),
+        "month_count": len(window.months),
+        "couple_today": daily.couple_today(couple),
+        "partner": partner,
+        "partner_name": partner.get_short_name() if partner else "your partner",
+        "ritual_legend": _legend("rituals", RITUAL_SERIES),
+        "appreciation_band": APPRECIATION_BAND,
         "map_legend": _legend(
             "map",
             (Series(f"Explored before {since}", SOLID), Series(f"Explored since {since}", HATCHED)),
         ),
+        # Read only when their region is not in the cache.
+        "kept": SimpleLazyObject(lambda: kept_part(couple, window, weeks)),
+        "journal": SimpleLazyObject(lambda: journal_part(couple, viewer, partner, window, weeks)),
     }
     return render(request, "rhythm/page.html", ctx)
