@@ -92,8 +92,10 @@ def _ritual_page(kwargs) -> tuple[str, ...]:
 
 
 def _exercise_page(kwargs) -> tuple[str, ...]:
-    # A live session shows on each (a banner, the list's "join" button).
-    return (SPACE, AGENDA, JOURNAL)
+    # A live session shows on each (a banner, the list's "join" button): its
+    # start and end bump JOURNAL with AGENDA, so a keep, which bumps AGENDA
+    # for the dashboard, leaves the exercise pages kept.
+    return (SPACE, JOURNAL)
 
 
 # Whole pages kept by ``couples.pages``, by route name: the scopes each reads.

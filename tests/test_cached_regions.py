@@ -317,6 +317,26 @@ def test_keeping_one_ritual_leaves_the_other_rituals_page_cached(db, frozen):
     assert regions.versions(world.couple.pk, walk) != walk_before
 
 
+def test_a_keep_leaves_the_exercise_pages_and_the_rhythms_journal_cached(db, frozen):
+    """A keep redraws what shows rituals (the dashboard, the rhythm's rituals),
+    not the pages of what the two wrote; an answer redraws those, not the rituals."""
+    world = make_world(solo=False)
+    history = regions.PAGES["exercise_history"]({})
+    kept, journal = regions.REGIONS["rhythm_kept"]([]), regions.REGIONS["rhythm_journal"]([])
+
+    def now(scopes):
+        return regions.versions(world.couple.pk, scopes)
+
+    history_before, kept_before, journal_before = now(history), now(kept), now(journal)
+    keep(world)
+    assert now(history) == history_before and now(journal) == journal_before
+    assert now(kept) != kept_before
+    kept_before = now(kept)
+    appreciation(world)
+    assert now(history) != history_before and now(journal) != journal_before
+    assert now(kept) == kept_before
+
+
 def test_every_member_page_is_cached_or_says_why():
     cached, not_cached = set(regions.PAGES), set(regions.NOT_CACHED)
     assert not cached & not_cached
