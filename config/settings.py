@@ -155,6 +155,7 @@ TEMPLATES = [
             "builtins": [
                 "exercises.templatetags.exercises_tags",
                 "couples.templatetags.couple_fragments",
+                "home.templatetags.site",
             ],
         },
     },

@@ -19,6 +19,8 @@ from couples.viewer import Row, Viewer, viewer_for
 def seat(request: HttpRequest, viewer: Viewer) -> None:
     """Put the viewer's seat on the request, where every member view reads it."""
     request.viewer = viewer
+    # The user itself, not the lazy stand-in: templates look at it a hundred times.
+    request.user = viewer.user
     request.membership = viewer.membership
     request.couple = viewer.couple
     request.partner = viewer.partner
