@@ -107,6 +107,10 @@ def stage_context(request: HttpRequest, session: Session, error: str = "") -> di
         "timer_elapsed_ms": session.timer_elapsed(now),
         "server_now_ms": int(now.timestamp() * 1000),
         "error": error,
+        # Each stage names these several times: reversed once here.
+        "act_url": reverse("exercise_act", args=[session.pk]),
+        "poll_url": reverse("exercise_poll", args=[session.pk]),
+        "stream_url": reverse("exercise_stream", args=[session.pk]),
     }
 
 
