@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
 
 from rituals import catalog
 from rituals.emails import send_reminder
@@ -129,14 +128,25 @@ def test_editing_shows_the_schedule_in_plain_choices(couple, alice_client):
     assert '<option value="FR" selected>' in page
 
 
-def test_pause_and_resume(couple, alice_client):
-    ritual = make_ritual(couple)
-    alice_client.post(reverse("ritual_pause", args=[ritual.pk]))
-    ritual.refresh_from_db()
-    assert (ritual.is_active, ritual.next_reminder_at) == (False, None)
-    alice_client.post(reverse("ritual_pause", args=[ritual.pk]))
-    ritual.refresh_from_db()
-    assert ritual.is_active and ritual.next_reminder_at > timezone.now()
+# The walk is at 19:00 in Berlin (18:00 UTC), its nudge 15 minutes before.
+@pytest.mark.parametrize(
+    ("resumed_at", "nudge_at"),
+    [
+        (datetime(2026, 12, 3, 12, 0, tzinfo=UTC), datetime(2026, 12, 3, 17, 45, tzinfo=UTC)),
+        # Between the nudge's time and the walk's start: the nudge is due at once.
+        (datetime(2026, 12, 3, 17, 52, tzinfo=UTC), datetime(2026, 12, 3, 17, 45, tzinfo=UTC)),
+        (datetime(2026, 12, 3, 18, 5, tzinfo=UTC), datetime(2026, 12, 4, 17, 45, tzinfo=UTC)),
+    ],
+)
+def test_pause_and_resume(couple, alice_client, resumed_at, nudge_at):
+    with time_machine.travel(resumed_at):
+        ritual = make_ritual(couple)
+        alice_client.post(reverse("ritual_pause", args=[ritual.pk]))
+        ritual.refresh_from_db()
+        assert (ritual.is_active, ritual.next_reminder_at) == (False, None)
+        alice_client.post(reverse("ritual_pause", args=[ritual.pk]))
+        ritual.refresh_from_db()
+        assert ritual.is_active and ritual.next_reminder_at == nudge_at
 
 
 def test_each_partner_can_opt_out_of_their_own_nudges(couple, alice, bob, bob_client):
