@@ -4,8 +4,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 
 from config import regions
@@ -198,36 +197,10 @@ class EntryQuerySet(models.QuerySet["Entry"]):
         given their own. And it opens only between the two current members of
         the space: a partner's sealed answer closes again when they leave or
         delete their account, so neither the one who stays nor anyone after
-        can open it by answering the same prompt. (As SQL: ``Readable``.)
+        can open it by answering the same prompt. (As SQL: ``Readable``; the same
+        rule built with the ORM is its reference in ``tests/exercises/test_visibility_rule.py``.)
         """
         return self.filter(Readable(user.pk))
-
-    def visible_to_by_orm(self, user) -> EntryQuerySet:
-        """The same rule built with the ORM: the reference ``Readable`` is checked against."""
-        no_session = Value(0)
-        reader_answered = Entry.objects.annotate(
-            in_session=Coalesce("session_id", no_session)
-        ).filter(
-            author=user,
-            couple=OuterRef("couple"),
-            prompt_key=OuterRef("prompt_key"),
-            in_session=Coalesce(OuterRef("session_id"), no_session),
-        )
-        current = Membership.objects.filter(couple=OuterRef("couple"), left_at__isnull=True)
-        return self.annotate(
-            reader_answered=Exists(reader_answered),
-            author_is_member=Exists(current.filter(user=OuterRef("author"))),
-            reader_is_member=Exists(current.filter(user=user)),
-        ).filter(
-            Q(author=user)
-            | Q(visibility=Visibility.SHARED)
-            | Q(
-                visibility=Visibility.SEALED,
-                reader_answered=True,
-                author_is_member=True,
-                reader_is_member=True,
-            )
-        )
 
 
 class Entry(models.Model):

@@ -153,13 +153,15 @@ def kept_part(couple, window: rhythm.Window, weeks: list[str]) -> dict:
     }
 
 
-def journal_part(couple, viewer, partner, window: rhythm.Window, weeks: list[str]) -> dict:
+def journal_part(
+    couple, viewer, partner, window: rhythm.Window, weeks: list[str], couple_today
+) -> dict:
     """What the two wrote and did: appreciations, the daily question, the
     exercises and the love map (``JOURNAL``)."""
     member_ids = [viewer.pk] + ([partner.pk] if partner else [])
     noticed_rows = rhythm.appreciation_rows(couple, viewer, member_ids, window)
     both_days = rhythm.daily_rows(couple, viewer, member_ids, window) if partner else set()
-    talks = rhythm.conversations_by_week(both_days, window, daily.couple_today(couple))
+    talks = rhythm.conversations_by_week(both_days, window, couple_today)
     exercises = rhythm.exercises_by_month(rhythm.exercise_rows(couple, window), window)
     areas = love_map_areas(rhythm.love_map_rows(couple, viewer, member_ids), window)
     appreciations = appreciation_chart(noticed_rows, window, weeks, partner)
@@ -187,11 +189,12 @@ def rhythm_page(request: HttpRequest) -> HttpResponse:
     window = rhythm.window_for(timezone.localdate(timezone.now(), viewer.zone), viewer.zone)
     weeks = _week_labels(window)  # the same rows for every weekly chart
     since = date_format(window.first_day, "j M")
+    couple_today = daily.couple_today(couple)  # the journal region's key, and its runs
     ctx = {
         "window": window,
         "week_count": len(window.weeks),
         "month_count": len(window.months),
-        "couple_today": daily.couple_today(couple),
+        "couple_today": couple_today,
         "partner": partner,
         "partner_name": partner.get_short_name() if partner else "your partner",
         "ritual_legend": _legend("rituals", RITUAL_SERIES),
@@ -202,6 +205,8 @@ def rhythm_page(request: HttpRequest) -> HttpResponse:
         ),
         # Read only when their region is not in the cache.
         "kept": SimpleLazyObject(lambda: kept_part(couple, window, weeks)),
-        "journal": SimpleLazyObject(lambda: journal_part(couple, viewer, partner, window, weeks)),
+        "journal": SimpleLazyObject(
+            lambda: journal_part(couple, viewer, partner, window, weeks, couple_today)
+        ),
     }
     return render(request, "rhythm/page.html", ctx)
