@@ -97,7 +97,10 @@ IDLE_RECONNECT = 1.5  # gunicorn closes idle keep-alive connections after 2 s
 # Route parameters, by the app whose view takes them: which of the user's
 # own objects fills them in. Anything else stops the run (fill_paths).
 FILL_BY_APP = {("rituals", "pk"): "ritual", ("exercises", "pk"): "session"}
-FILL_BY_ROUTE = {("exercise_summary", "pk"): "finished_session"}
+FILL_BY_ROUTE = {
+    ("exercise_summary", "pk"): "finished_session",
+    ("export_download", "token"): "export",
+}
 
 
 def production_env(database_url: str, redis_url: str) -> dict[str, str]:
@@ -590,7 +593,12 @@ def make_users(count: int, routes: dict[str, object]) -> list[User]:
         store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
         store[HASH_SESSION_KEY] = person.get_session_auth_hash()
         store.create()
-        objects = {"ritual": ritual.pk, "session": exercise.pk, "finished_session": finished}
+        objects = {
+            "ritual": ritual.pk,
+            "session": exercise.pk,
+            "finished_session": finished,
+            "export": prepare_export(person),
+        }
         users.append(
             User(
                 user_id=person.pk,
@@ -607,6 +615,33 @@ def make_users(count: int, routes: dict[str, object]) -> list[User]:
             f"only {len(users)} partners in the database: seed with benchmarks/seed.py"
         )
     return users
+
+
+def prepare_export(person) -> str:
+    """A fresh, ready data export of ``person`` (built here, as a worker would),
+    for the download page; its token."""
+    import uuid
+
+    from django.utils import timezone
+
+    from home.export import build
+    from home.models import DataExport
+
+    export, _ = DataExport.objects.update_or_create(
+        user=person,
+        defaults={
+            "token": uuid.uuid4(),
+            "requested_at": timezone.now(),
+            "build_due_at": timezone.now(),
+            "build_attempts": 0,
+            "ready_at": None,
+            "failed_at": None,
+        },
+    )
+    outcome = build(export.pk, str(export.token))
+    if outcome != "ready":
+        raise SystemExit(f"the export of user {person.pk} was not built: {outcome}")
+    return str(export.token)
 
 
 def forget_sessions(users: list[User]) -> None:

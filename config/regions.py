@@ -131,7 +131,9 @@ PAGES: dict[str, Callable[[dict], tuple[str, ...]]] = {
 # Member pages rendered every time, and why.
 NOT_CACHED = {
     "exercise_session": "a live session: every step changes it, and its stream follows them",
-    "export": "a download of everything, asked for once, stamped with the second it was made",
+    # home.models.DataExport: built by a worker, kept a week.
+    "export": "how the person's own export stands, which changes with no write of the space",
+    "export_download": "a file read once from where the worker stored it, never a page to keep",
 }
 
 

@@ -359,6 +359,7 @@ CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULE = {
     "dispatch-reminders": {"task": "rituals.tasks.dispatch_reminders", "schedule": 60.0},
     "invitation-emails": {"task": "couples.tasks.queue_owed_invitation_emails", "schedule": 60.0},
+    "data-exports": {"task": "home.tasks.sweep_data_exports", "schedule": 60.0},
 }
 # Unit tests run tasks in-process when they are enqueued; the integration
 # tests turn this off and run a real worker.

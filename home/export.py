@@ -1,14 +1,27 @@
 """Everything a user wrote, as JSON. Each app adds a section; nothing a partner
-kept private, and nothing a partner wrote, is included."""
+kept private, and nothing a partner wrote, is included.
+
+Its size grows with the person's history, so it is built by a worker
+(``request_export``, then ``build`` in ``home.tasks``) and downloaded from
+where it was stored (``home.models.DataExport``)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from couples.models import Invitation, Membership
+from home.models import KEPT_FOR, DataExport
+
+logger = logging.getLogger(__name__)
 
 
 def _iso(value) -> str | None:
@@ -118,3 +131,86 @@ def build_export(user: User) -> dict:
     for name, section in SECTIONS.items():
         data[name] = section(user)
     return data
+
+
+# --- preparing it: asked for in a request, built by a worker (home.tasks) ---
+
+# A claimed build not finished within this was abandoned by a worker that
+# died mid-build: the sweep queues it again.
+STALE_BUILD = timedelta(minutes=5)
+# A build that raised this many times is given up: the page says so, and the
+# person can ask again.
+MAX_BUILD_ATTEMPTS = 3
+
+
+def request_export(user: User) -> DataExport:
+    """Ask for a fresh export of ``user``'s data; the build is queued after commit.
+
+    One export per person, locked while it changes: a second click, or a second
+    tab, while one is being prepared gets that one, not another build. Asking
+    again once it is ready (or failed) replaces it, and its old link dies.
+    """
+    from home.tasks import build_data_export
+
+    now = timezone.now()
+    with transaction.atomic():
+        export, created = DataExport.objects.select_for_update().get_or_create(
+            user=user, defaults={"requested_at": now, "build_due_at": now}
+        )
+        if not created:
+            if export.state(now) == DataExport.State.PREPARING:
+                return export
+            export.token = uuid.uuid4()
+            export.requested_at = export.build_due_at = now
+            export.build_attempts = 0
+            export.ready_at = export.failed_at = None
+            export.payload, export.size = "", 0
+            export.save()
+        export_id, token = export.pk, export.token
+        transaction.on_commit(lambda: build_data_export.delay(export_id, str(token)), robust=True)
+    return export
+
+
+def build(export_id: int, token: str) -> str:
+    """Build one export, once: claim it (as ``couples.tasks`` claims an email),
+    write the file, store it. A request for a fresh export meanwhile changes the
+    token, and this build's result is dropped."""
+    now = timezone.now()
+    mine = DataExport.objects.filter(pk=export_id, token=token)
+    claimed_until = now + STALE_BUILD
+    if not mine.filter(build_due_at__lte=now).update(
+        build_due_at=claimed_until, build_attempts=F("build_attempts") + 1
+    ):
+        return "not-claimed"
+    export = DataExport.objects.select_related("user").get(pk=export_id)
+    try:
+        payload = json.dumps(build_export(export.user), indent=2, ensure_ascii=False)
+    except Exception:  # recorded on the row; the person is told and can ask again
+        logger.exception("Export %s: build failed (attempt %s)", export_id, export.build_attempts)
+        if export.build_attempts >= MAX_BUILD_ATTEMPTS:
+            mine.update(build_due_at=None, failed_at=timezone.now())
+            return "failed"
+        mine.update(build_due_at=timezone.now() + timedelta(minutes=export.build_attempts))
+        return "retry"
+    done = mine.filter(build_due_at=claimed_until).update(
+        build_due_at=None,
+        ready_at=timezone.now(),
+        payload=payload,
+        size=len(payload.encode()),
+    )
+    return "ready" if done else "dropped"
+
+
+def owed_builds(limit: int = 500) -> list[tuple[int, str]]:
+    return [
+        (pk, str(token))
+        for pk, token in DataExport.objects.filter(build_due_at__lte=timezone.now()).values_list(
+            "pk", "token"
+        )[:limit]
+    ]
+
+
+def delete_expired() -> int:
+    """Exports are private words: none is kept past its week."""
+    deleted, _ = DataExport.objects.filter(ready_at__lte=timezone.now() - KEPT_FOR).delete()
+    return deleted

@@ -7,21 +7,20 @@ dashboard asks each for what it shows, and no app imports another's views
 
 from __future__ import annotations
 
-import json
-
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
-from django.views.decorators.http import require_GET, require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from couples import panel
 from couples.access import seat
 from couples.forms import CodeForm, SpaceForm
 from couples.viewer import viewer_for
 from exercises import daily, live
-from home.export import build_export
+from home.export import request_export
+from home.models import KEPT_FOR, DataExport
 from rituals.agenda import dashboard_agenda
 
 
@@ -57,12 +56,50 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "home/dashboard.html", dashboard_context(request))
 
 
+def _export_page(request: HttpRequest, status: int = 200) -> HttpResponse:
+    # The file itself is left unread: the page only says how it stands.
+    export = DataExport.objects.filter(user=request.user).defer("payload").first()
+    now = timezone.now()
+    context = {
+        "export": export,
+        "state": export.state(now) if export else None,
+        "slow": export is not None and export.is_slow(now),
+        "kept_days": KEPT_FOR.days,
+    }
+    template = "home/export.html#export-status" if request.htmx else "home/export.html"
+    return render(request, template, context, status=status)
+
+
 @login_required
-@require_GET
+@require_safe
 def export(request: HttpRequest) -> HttpResponse:
-    payload = json.dumps(build_export(request.user), indent=2, ensure_ascii=False)
-    stamp = timezone.now().strftime("%Y-%m-%d")
-    response = HttpResponse(payload, content_type="application/json; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="tend-export-{stamp}.json"'
+    """Where a person asks for their data and downloads it once it is ready;
+    while it is being prepared the status polls itself."""
+    return _export_page(request)
+
+
+@login_required
+@require_POST
+def export_prepare(request: HttpRequest) -> HttpResponse:
+    request_export(request.user)
+    if request.htmx:
+        return _export_page(request)
+    return redirect("export")
+
+
+@login_required
+@require_safe
+def export_download(request: HttpRequest, token) -> HttpResponse:
+    export = DataExport.objects.filter(token=token).first()
+    if export is not None and export.user_id != request.user.pk:
+        raise Http404("No such export.")
+    state = export.state(timezone.now()) if export else DataExport.State.EXPIRED
+    if state in (DataExport.State.PREPARING, DataExport.State.FAILED):
+        return redirect("export")
+    if state == DataExport.State.EXPIRED:
+        # An old link: the export expired, or a fresher one replaced it.
+        return render(request, "home/export_gone.html", status=410)
+    response = HttpResponse(export.payload, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     response["Cache-Control"] = "no-store"
     return response

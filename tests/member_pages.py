@@ -19,7 +19,7 @@ NOT_PAGES = {
 }
 
 # Member routes that answer with a file rather than a page.
-DOWNLOADS = {"export": "everything I wrote, as a JSON download"}
+DOWNLOADS = {"export_download": "everything I wrote, as a JSON download"}
 
 
 def member_pages() -> set[str]:

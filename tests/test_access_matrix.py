@@ -19,6 +19,7 @@ from exercises.models import Entry, Session
 from rituals import calendar, links
 from rituals.models import ReminderDelivery, Ritual
 from tests.conftest import logged_in
+from tests.exports import prepared_export
 from tests.factories import make_ritual
 
 LOGIN = "login"  # expected: redirect to the login page
@@ -34,6 +35,7 @@ class Route:
     uses_token: bool = False
     uses_ritual: bool = False
     uses_session: bool = False
+    uses_export: bool = False  # the member's own prepared export
     signed: str = ""  # which signed link of the space the route takes
 
 
@@ -50,6 +52,9 @@ MATRIX: dict[str, Route] = {
     "invitation": Route("get", 200, 200, 409, uses_token=True),
     "profile": Route("get", LOGIN, 200, 200),
     "export": Route("get", LOGIN, 200, 200),
+    # Everyone may ask for their own; the member's download is theirs alone.
+    "export_prepare": Route("post", LOGIN, 302, 302),
+    "export_download": Route("get", LOGIN, 404, 200, uses_export=True),
     "delete_account": Route("get", LOGIN, 200, 200),
     "rituals": Route("get", LOGIN, 200, 200),
     "ritual_new": Route("get", LOGIN, 200, 200),
@@ -134,6 +139,7 @@ def space(alice):
         couple=couple, session=session, author=alice, prompt_key="eye_gazing:reflect", text="x"
     )
     return {
+        "export": prepared_export(alice),
         "session": session,
         "invitation": invitation,
         "token": token,
@@ -156,6 +162,8 @@ def url_for(name: str, route: Route, space) -> str:
         return reverse(name, args=[space["ritual"].pk])
     if route.uses_session:
         return reverse(name, args=[space["session"].pk])
+    if route.uses_export:
+        return reverse(name, args=[space["export"].token])
     if name == "exercise_start":
         return reverse(name, args=["eye_gazing"])
     if route.signed:

@@ -31,8 +31,10 @@ from exercises.engine import REGISTRY, prompt_key
 from exercises.journal import APPRECIATION, SELF_CHECK, STORY, prompts
 from exercises.kinds import love_maps
 from exercises.models import Entry, Session, Visibility
+from home.export import build, request_export
 from rituals.models import Completion, ReminderDelivery
 from tests.conftest import logged_in
+from tests.exports import prepared_export
 from tests.factories import make_ritual
 from tests.test_access_matrix import MATRIX, our_route_names
 
@@ -43,7 +45,8 @@ SMALL, LARGE = 1, 500
 class Page:
     """How to reach a GET page; ``queries`` are variants (e.g. an older page of history)."""
 
-    args: str = ""  # "ritual" | "session" | "finished" | "token": which object the URL names
+    # "ritual" | "session" | "finished" | "token" | "export": which object the URL names
+    args: str = ""
     queries: tuple[str, ...] = ("",)
     status: int = 200
 
@@ -56,6 +59,7 @@ PAGES: dict[str, Page] = {
     "invitation": Page(args="token", status=409),
     "profile": Page(),
     "export": Page(),
+    "export_download": Page(args="export"),
     "delete_account": Page(),
     "rituals": Page(),
     "ritual_new": Page(),
@@ -100,6 +104,7 @@ POST_ONLY = {
     "calendar_regenerate",
     "exercise_start",
     "exercise_act",
+    "export_prepare",
 }
 SIGNED_LINKS = {"calendar_feed", "ritual_done_link", "ritual_mute_link", "unsubscribe"}
 STATUS_OF = {"exercise_poll?v={version}": 204, "exercise_waiting?sig={session_id}": 204}
@@ -310,6 +315,7 @@ class History:
             "session": [self.live.pk],
             "finished": [self.finished.pk],
             "token": [self.token],
+            "export": [prepared_export(self.alice).token] if page.args == "export" else [],
         }[page.args]
         filled = query.format(
             version=self.live.version,
@@ -359,6 +365,22 @@ def test_query_counts_do_not_grow_with_history(couple, alice, bob, subtests):
                     f"{large_count} with {LARGE}; more often:\n"
                     f"{repeated(statements, large_statements)}"
                 )
+
+
+def test_building_an_export_costs_the_same_queries_after_years(couple, alice, bob):
+    """The export is built by a worker, not a page, but the same rule holds:
+    its cost in queries is per section, not per row."""
+    history = History(couple, alice, bob)
+    counts = []
+    for size in (SMALL, LARGE):
+        history.grow_to(size)
+        export = request_export(alice)
+        with CaptureQueriesContext(connection) as captured:
+            assert build(export.pk, str(export.token)) == "ready"
+        counts.append(len(captured))
+    export.refresh_from_db()
+    assert export.payload.count('"written_at"') > LARGE  # it did read the grown history
+    assert counts[0] == counts[1], f"{counts[0]} queries with {SMALL}, {counts[1]} with {LARGE}"
 
 
 def test_the_history_is_there(couple, alice, bob):

@@ -12,6 +12,7 @@ from accounts.models import User
 from couples import services
 from couples.models import Invitation, Membership
 from tests.conftest import logged_in
+from tests.exports import download_export
 from tests.factories import PASSWORD
 
 
@@ -101,7 +102,7 @@ def test_profile_bad_input_is_a_422_fragment_and_changes_nothing(alice, alice_cl
 def test_export_holds_what_the_user_wrote_and_nothing_of_the_partner(couple, alice, bob):
     services.leave_couple(bob)
     services.issue_invitation(couple, alice, email="friend@example.com")
-    response = logged_in(alice).get(reverse("export"))
+    response = download_export(logged_in(alice))
     assert response["Content-Disposition"].startswith("attachment;")
     data = json.loads(response.content)
     assert data["profile"]["email"] == "alice@example.com"

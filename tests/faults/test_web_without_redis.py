@@ -40,8 +40,10 @@ from config.cache import forget_outages, reachable, redis_caches
 from couples import services
 from exercises import engine
 from exercises.models import Session as Exercise
+from home.models import DataExport
 from rituals.models import Ritual
 from tests.conftest import logged_in
+from tests.exports import prepared_export
 from tests.factories import PASSWORD, UserFactory, make_couple, make_ritual
 from tests.faults.conftest import ROOT, PrivateRedis, database_url, wait_until
 from tests.faults.web import Browser, Reply, WebServer, sign_in, web_environment
@@ -105,6 +107,7 @@ class Space:
     ritual: Ritual
     exercise: Exercise
     occurrence: str
+    export: DataExport
 
 
 @pytest.fixture
@@ -120,7 +123,7 @@ def space() -> Space:
     ritual = make_ritual(couple, title="Evening walk", start_time=datetime.time(0, 0))
     occurrence = ritual.schedule.previous_before(timezone.now(), 1)[0]
     exercise = engine.start(couple, alice, 1, "eye_gazing", "two_devices", {})
-    return Space(alice, bob, ritual, exercise, occurrence.isoformat())
+    return Space(alice, bob, ritual, exercise, occurrence.isoformat(), prepared_export(alice))
 
 
 def member_pages(space: Space) -> list[tuple[str, int]]:
@@ -135,6 +138,8 @@ def member_pages(space: Space) -> list[tuple[str, int]]:
             path = reverse(name, args=[space.ritual.pk])
         elif route.uses_session:
             path = reverse(name, args=[space.exercise.pk])
+        elif route.uses_export:
+            path = reverse(name, args=[space.export.token])
         else:
             path = reverse(name)
         if name == "exercise_poll":
@@ -197,6 +202,12 @@ def test_members_are_served_from_postgresql_while_redis_is_out(fault, web, redis
     kept = keep(alice, space)
     assert kept.status == 302, str(kept)  # back to the page it came from
     assert "You marked it kept" in alice.get("/").text  # rendered from the database
+    # Asking for her data: the build's trigger can't be published, the page
+    # answers at once, and the export waits, owed, for the sweep.
+    asked = alice.post(reverse("export_prepare"), {})
+    assert asked.status == 302, str(asked)
+    assert "Preparing your download" in alice.get(reverse("export")).text
+    assert DataExport.objects.get(user=space.alice).build_due_at is not None
     health = Browser(web.port).get("/healthz")
     assert health.status == 200
     assert health.json()["status"] == "degraded"
@@ -212,7 +223,7 @@ def test_members_are_served_from_postgresql_while_redis_is_out(fault, web, redis
     assert bob.get("/rituals/").status == 302  # logged out: sent to the log-in page
 
     # (Not the sign-up or log-in: hashing a password takes its own second.)
-    replies.extend([kept, dashboard])
+    replies.extend([kept, asked, dashboard])
     slowest = max(replies, key=lambda reply: reply.seconds)
     assert slowest.seconds < FROZEN_REQUEST_BUDGET, slowest
 

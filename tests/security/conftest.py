@@ -18,6 +18,7 @@ from exercises import engine
 from exercises.models import Entry, Session, Visibility
 from rituals import calendar, links
 from rituals.models import Completion, ReminderDelivery, Ritual
+from tests.exports import prepared_export
 from tests.factories import make_couple, make_ritual
 
 # Distinctive words the couple wrote: none may reach an outsider.
@@ -45,7 +46,7 @@ SECRETS = [
     BOB_PRIVATE,
     BOB_NOTE,
 ]
-OUR_APPS = ("accounts", "couples", "rituals", "exercises")
+OUR_APPS = ("accounts", "couples", "rituals", "exercises", "home")
 
 
 def past_occurrence(ritual: Ritual):
@@ -101,6 +102,7 @@ def pair_space(alice, bob):
     )
     return {
         "couple": couple,
+        "export": prepared_export(alice),
         "session": session,
         "invitation": invitation,
         "token": token,

@@ -23,6 +23,7 @@ from couples import services
 from couples.models import Couple, Invitation, Membership
 from exercises import journal
 from exercises.models import Entry, Session
+from home.models import DataExport
 from rituals import links
 from rituals.models import Completion, Ritual
 from tests.factories import PASSWORD, UserFactory
@@ -108,6 +109,18 @@ CASES: dict[str, Case] = {
         lambda w: reverse("revoke_invitation", args=[w["invitation"].pk]),
         lambda w: {},
         lambda w, c: Invitation.objects.get(pk=w["invitation"].pk).revoked_at is not None,
+    ),
+    "export_prepare": Case(
+        "alice",
+        fixed("export_prepare"),
+        lambda w: {},
+        # A fresh export replaced the one she had (built at once: tasks run in-process).
+        lambda w, c: (
+            DataExport.objects.filter(user=w["alice"], ready_at__isnull=False)
+            .exclude(token=w["export"].token)
+            .exists()
+        ),
+        page=fixed("export"),
     ),
     "leave": Case(
         "alice",

@@ -15,6 +15,7 @@ from django.urls import URLResolver, get_resolver, reverse
 from django.urls.resolvers import RegexPattern
 
 from tests.conftest import ROOT, logged_in
+from tests.exports import download_export
 from tests.factories import UserFactory
 from tests.test_access_matrix import MATRIX, url_for
 
@@ -125,7 +126,7 @@ def test_the_nonce_changes_with_every_response(alice):
 
 
 def test_private_downloads_are_not_cached_or_sniffed(alice, pair_space):
-    response = logged_in(alice).get(reverse("export"))
+    response = download_export(logged_in(alice))
     assert response.headers["Content-Type"].startswith("application/json")
     assert cache_directives(response) == {"private", "no-store"}
     assert response.headers["X-Content-Type-Options"] == "nosniff"

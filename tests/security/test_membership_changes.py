@@ -34,6 +34,7 @@ from exercises.models import Entry, Session, Visibility
 from rituals import calendar, dispatch, links
 from rituals.models import Completion, ReminderDelivery, Ritual
 from tests.conftest import logged_in
+from tests.exports import prepared_export
 from tests.factories import PASSWORD, UserFactory, make_ritual
 from tests.security.conftest import past_occurrence
 from tests.test_access_matrix import MATRIX
@@ -258,7 +259,10 @@ def old_urls(
         objects = Invitation.objects.filter(couple=old)
     if objects is not None:
         return [(reverse(name, args=[pk]), True) for pk in objects.values_list("pk", flat=True)]
-    if route.uses_token:
+    if route.uses_export:
+        # Her own download, prepared now: what she takes with her.
+        urls = [reverse(name, args=[prepared_export(viewer).token])]
+    elif route.uses_token:
         # The viewer's own link is the only one they hold.
         _, token, _ = services.issue_invitation(new_couple, viewer)
         urls = [reverse(name, args=[token])]
@@ -314,6 +318,19 @@ def crawl(viewer: User, space: OldSpace, *, member_of_old: bool) -> dict[str, st
                     response.content.decode(errors="replace")
                 )
     return seen
+
+
+def pop_download(pages: dict[str, str]) -> str:
+    """Take the crawl's export download out of its pages (as a page and as a
+    fragment: the same file) and return it."""
+    zero = "00000000-0000-0000-0000-000000000000"
+    before, after = f"GET {reverse('export_download', args=[zero])} ".split(zero)
+    download = f"{re.escape(before)}[0-9a-f-]{{36}}{re.escape(after)}"
+    found = sorted(key for key in pages if re.match(download, key))
+    assert len(found) == 2, found
+    texts = {pages.pop(key) for key in found}
+    assert len(texts) == 1
+    return texts.pop()
 
 
 def leaks(pages: dict[str, str], words: list[str]) -> list[tuple[str, str]]:
@@ -377,8 +394,7 @@ def test_the_newcomer_sees_nothing_of_the_old_pairing_on_any_page(changed):
 def test_who_stayed_sees_a_fresh_space_too_and_keeps_her_words_in_her_export(changed):
     space = changed["space"]
     pages = crawl(space.ivy, space, member_of_old=False)
-    export = pages.pop(f"GET {reverse('export')} {{}}")
-    del pages[f"GET {reverse('export')} {{'HX-Request': 'true'}}"]
+    export = pop_download(pages)
     assert leaks(pages, [*words_of(HANK), *words_of(IVY), HANK["live"], SPACE_NAME]) == []
     for word in ("note", "shared", "private", "sealed", "daily", "weekly"):
         assert IVY[word] in export
@@ -431,8 +447,7 @@ def test_before_anyone_new_joins_who_stayed_sees_what_the_readme_promises(change
         return any(word in page for page in ivy_alone.values())
 
     if changed["name"] == "both-leave":
-        export = ivy_alone.pop(f"GET {reverse('export')} {{}}")
-        del ivy_alone[f"GET {reverse('export')} {{'HX-Request': 'true'}}"]
+        export = pop_download(ivy_alone)
         assert IVY["shared"] in export
         assert leaks({"export": export}, [HANK[w] for w in PERSONAL]) == []
         assert leaks(ivy_alone, [*words_of(HANK), *words_of(IVY), SPACE_NAME]) == []

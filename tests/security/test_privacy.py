@@ -24,6 +24,7 @@ from exercises.models import Entry, Session, Visibility
 from rituals import calendar, links
 from rituals.models import Completion, ReminderDelivery, Ritual
 from tests.conftest import logged_in
+from tests.exports import download_export
 from tests.factories import PASSWORD, make_couple, make_ritual
 from tests.security.conftest import past_occurrence
 
@@ -121,8 +122,7 @@ def written(alice, bob) -> Couple:
 
 
 def export_of(user) -> tuple[dict, str]:
-    response = logged_in(user).get(reverse("export"))
-    assert response.status_code == 200
+    response = download_export(logged_in(user))
     text = response.content.decode()
     return json.loads(text), text
 
