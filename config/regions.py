@@ -70,6 +70,8 @@ SPACE = "space"
 AGENDA = "agenda"
 RITUALS = "rituals"
 JOURNAL = "journal"
+# How the partners' own data exports stand (home.models.DataExport).
+EXPORTS = "exports"
 
 
 def ritual(pk: int) -> str:
@@ -126,13 +128,14 @@ PAGES: dict[str, Callable[[dict], tuple[str, ...]]] = {
     "leave": lambda kwargs: (SPACE,),
     "join": lambda kwargs: (SPACE,),
     "get_help": lambda kwargs: (SPACE,),
+    # Kept only while it stands still: not while it is being prepared, nor
+    # in its last minutes before it expires (home.views).
+    "export": lambda kwargs: (EXPORTS,),
 }
 
 # Member pages rendered every time, and why.
 NOT_CACHED = {
     "exercise_session": "a live session: every step changes it, and its stream follows them",
-    # home.models.DataExport: built by a worker, kept a week.
-    "export": "how the person's own export stands, which changes with no write of the space",
     "export_download": "a file read once from where the worker stored it, never a page to keep",
 }
 

@@ -92,6 +92,13 @@ def _scopes(request: HttpRequest) -> tuple[str, ...] | None:
     return scopes(match.kwargs) if scopes else None
 
 
+def dont_keep(request: HttpRequest) -> None:
+    """Called by a view, before it renders, that found its page is not one to
+    keep this time (it changes with the clock): it renders for this response alone."""
+    request._tend_page = None
+    setattr(request, _RENDERING_FOR_CACHE, False)
+
+
 def _key(request: HttpRequest, scopes: tuple[str, ...]) -> str | None:
     if (
         request.method != "GET"

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from config import regions
 from couples.models import Invitation, Membership
 from home.models import KEPT_FOR, DataExport
 
@@ -167,8 +168,18 @@ def request_export(user: User) -> DataExport:
             export.payload, export.size = "", 0
             export.save()
         export_id, token = export.pk, export.token
+        shown_changed(user.pk)
         transaction.on_commit(lambda: build_data_export.delay(export_id, str(token)), robust=True)
     return export
+
+
+def shown_changed(user_id: int) -> None:
+    """The export page (kept by ``couples.pages`` under EXPORTS) is stale for
+    the person's space."""
+    for couple_id in (
+        Membership.objects.active().filter(user_id=user_id).values_list("couple_id", flat=True)
+    ):
+        regions.changed(couple_id, regions.EXPORTS)
 
 
 def build(export_id: int, token: str) -> str:
@@ -189,6 +200,7 @@ def build(export_id: int, token: str) -> str:
         logger.exception("Export %s: build failed (attempt %s)", export_id, export.build_attempts)
         if export.build_attempts >= MAX_BUILD_ATTEMPTS:
             mine.update(build_due_at=None, failed_at=timezone.now())
+            shown_changed(export.user_id)
             return "failed"
         mine.update(build_due_at=timezone.now() + timedelta(minutes=export.build_attempts))
         return "retry"
@@ -198,7 +210,10 @@ def build(export_id: int, token: str) -> str:
         payload=payload,
         size=len(payload.encode()),
     )
-    return "ready" if done else "dropped"
+    if not done:
+        return "dropped"
+    shown_changed(export.user_id)
+    return "ready"
 
 
 def owed_builds(limit: int = 500) -> list[tuple[int, str]]:
@@ -211,6 +226,8 @@ def owed_builds(limit: int = 500) -> list[tuple[int, str]]:
 
 
 def delete_expired() -> int:
-    """Exports are private words: none is kept past its week."""
-    deleted, _ = DataExport.objects.filter(ready_at__lte=timezone.now() - KEPT_FOR).delete()
+    """Exports are private words: none is kept past its week. (No page shows
+    an expired one from the cache: ``home.views.export_page_stands_still``.)"""
+    expired = DataExport.objects.filter(ready_at__lte=timezone.now() - KEPT_FOR)
+    deleted, _ = expired.delete()
     return deleted

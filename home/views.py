@@ -7,6 +7,8 @@ dashboard asks each for what it shows, and no app imports another's views
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,7 +16,7 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_POST, require_safe
 
-from couples import panel
+from couples import pages, panel
 from couples.access import seat
 from couples.forms import CodeForm, SpaceForm
 from couples.viewer import viewer_for
@@ -60,14 +62,29 @@ def _export_page(request: HttpRequest, status: int = 200) -> HttpResponse:
     # The file itself is left unread: the page only says how it stands.
     export = DataExport.objects.filter(user=request.user).defer("payload").first()
     now = timezone.now()
+    state = export.state(now) if export else None
+    if not export_page_stands_still(export, now):
+        pages.dont_keep(request)
     context = {
         "export": export,
-        "state": export.state(now) if export else None,
+        "state": state,
         "slow": export is not None and export.is_slow(now),
         "kept_days": KEPT_FOR.days,
     }
     template = "home/export.html#export-status" if request.htmx else "home/export.html"
     return render(request, template, context, status=status)
+
+
+def export_page_stands_still(export: DataExport | None, now) -> bool:
+    """Whether the page may be kept (``couples.pages``): every write of an export
+    bumps EXPORTS, but the clock bumps nothing, so not while the page polls,
+    nor when a kept copy could outlive the download it offers."""
+    if export is None:
+        return True
+    state = export.state(now)
+    if state == DataExport.State.READY:
+        return export.expires_at - now > timedelta(seconds=pages.PAGE_TTL)
+    return state == DataExport.State.FAILED
 
 
 @login_required

@@ -32,6 +32,8 @@ from couples.models import Couple
 from couples.pages import nonce_placeholder
 from exercises import engine, journal
 from exercises.models import Session
+from home import export as exports
+from home.models import DataExport
 from rituals.dispatch import dispatch_due_reminders
 from rituals.models import Completion, Ritual
 from tests.conftest import forget_cached_pages, logged_in
@@ -198,6 +200,29 @@ def reminder_tick(world: World) -> None:
     dispatch_due_reminders(NOW + timedelta(days=1))
 
 
+def ask_for_export(world: World) -> None:
+    # The build is queued after commit, which a test's transaction never does.
+    response = world.clients["alice"].post(reverse("export_prepare"))
+    assert response.status_code == 302
+
+
+def build_export(world: World) -> None:
+    export = DataExport.objects.get(user=world.alice)
+    assert exports.build(export.pk, str(export.token)) == "ready"
+
+
+def fail_export(world: World) -> None:
+    export = DataExport.objects.get(user=world.alice)
+    exports.SECTIONS["broken"] = lambda user: 1 / 0
+    try:
+        for _ in range(exports.MAX_BUILD_ATTEMPTS):
+            DataExport.objects.filter(pk=export.pk).update(build_due_at=NOW)
+            exports.build(export.pk, str(export.token))
+    finally:
+        del exports.SECTIONS["broken"]
+    assert DataExport.objects.get(pk=export.pk).failed_at is not None
+
+
 @dataclass(frozen=True)
 class Case:
     write: Callable[[World], None]
@@ -226,6 +251,11 @@ CASES = {
     "new calendar address": Case(new_calendar_address),
     "space time zone": Case(space_zone),
     "reminder tick": Case(reminder_tick),
+    "export asked": Case(ask_for_export),
+    "export built": Case(build_export, before=(ask_for_export,)),
+    "export asked again": Case(ask_for_export, before=(ask_for_export, build_export)),
+    "export failed": Case(fail_export, before=(ask_for_export,)),
+    "export asked after failing": Case(ask_for_export, before=(ask_for_export, fail_export)),
 }
 
 

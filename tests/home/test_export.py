@@ -11,11 +11,14 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.template.defaultfilters import filesizeformat
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from couples.pages import PAGE_TTL
 from home import export as exports
 from home.models import KEPT_FOR, SLOW_AFTER, DataExport
 from home.tasks import sweep_data_exports
@@ -227,3 +230,32 @@ def test_deleting_the_account_deletes_its_export(alice):
     assert response.status_code == 302
     assert not User.objects.filter(pk=alice.pk).exists()
     assert not DataExport.objects.exists()
+
+
+def queries_of_two_looks(client) -> list[int]:
+    counts = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("export")).status_code == 200
+        counts.append(len(captured))
+    return counts
+
+
+def test_the_page_is_kept_while_it_stands_still_and_never_when_the_clock_moves_it(
+    couple, alice, django_capture_on_commit_callbacks
+):
+    """Kept (the second look runs only the viewer's query) before asking and
+    once ready; drawn every time while preparing (it polls) and in the last
+    minutes before the download expires (a kept copy would outlive it)."""
+    client = logged_in(alice)
+    assert queries_of_two_looks(client) == [2, 1]
+    ask(client, django_capture_on_commit_callbacks, execute=False)
+    assert queries_of_two_looks(client) == [2, 2]
+    export = DataExport.objects.get(user=alice)
+    exports.build(export.pk, str(export.token))
+    assert queries_of_two_looks(client) == [2, 1]
+    export.refresh_from_db()
+    last_minutes = export.expires_at - timedelta(seconds=PAGE_TTL - 1)
+    with time_machine.travel(last_minutes, tick=False):
+        assert queries_of_two_looks(client) == [2, 2]
+        assert "is ready" in client.get(reverse("export")).content.decode()
