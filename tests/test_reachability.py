@@ -19,6 +19,7 @@ from couples import services
 from exercises import engine
 from exercises.models import Session
 from tests.conftest import logged_in
+from tests.exports import prepared_export
 from tests.factories import UserFactory, make_couple, make_ritual
 from tests.member_pages import member_pages
 
@@ -81,8 +82,10 @@ def crawl(client, start: str = "/", clicks: int = CLICKS) -> dict[str, int]:
 @pytest.fixture
 def lived_in_space(couple, alice, bob):
     """A pair who have used Tend a little: a ritual, a finished exercise, and
-    one going now that Bob started (so Alice's dashboard invites her in)."""
+    one going now that Bob started (so Alice's dashboard invites her in), and
+    the download of her data she asked for."""
     make_ritual(couple)
+    prepared_export(alice)
     finished = engine.start(couple, alice, 1, "hug", "two_devices", {})
     finished.status = Session.Status.FINISHED
     finished.save()

@@ -71,3 +71,26 @@ def test_a_tile_on_the_dashboard_opens_its_exercise_ready_to_start(site, phone, 
     expect(card.get_by_role("button", name="Start", exact=True)).to_be_visible()
     expect(card).to_be_in_viewport()
     assert_no_browser_problems(browser_problems)
+
+
+def test_a_poll_leaves_buttons_as_they_are_and_only_a_sent_form_fades_its_own(site, phone):
+    """htmx marks whatever sent a request with ``htmx-request``: a stage that
+    polls every 2 s must not dim its buttons below AA contrast each time."""
+    phone.goto(site + "/")
+    opacities = phone.evaluate(
+        """() => {
+        const make = (tag) => {
+            const holder = document.createElement(tag);
+            holder.className = "htmx-request";
+            const button = document.createElement("button");
+            button.type = "submit";
+            button.className = "button";
+            button.textContent = "Go";
+            holder.append(button);
+            document.querySelector("main").append(holder);
+            return getComputedStyle(button).opacity;
+        };
+        return {polling: make("div"), sending: make("form")};
+    }"""
+    )
+    assert opacities == {"polling": "1", "sending": "0.75"}

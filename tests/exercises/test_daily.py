@@ -11,6 +11,7 @@ from django.urls import reverse
 from exercises import daily
 from exercises.models import Entry
 from tests.conftest import logged_in
+from tests.exports import download_export
 
 NOON = datetime(2026, 12, 2, 11, 0, tzinfo=UTC)
 
@@ -36,7 +37,7 @@ def test_answers_stay_sealed_until_both_have_answered(couple, alice, bob):
         for response in (
             bob_client.get(reverse("daily_question")),
             bob_client.get(reverse("daily_question"), HTTP_HX_REQUEST="true"),
-            bob_client.get(reverse("export")),
+            download_export(bob_client),
             bob_client.get("/"),
         ):
             assert "pancakes" not in response.content.decode()
@@ -90,7 +91,7 @@ def test_the_export_has_only_my_own_answers(couple, alice, bob):
     with time_machine.travel(NOON, tick=False):
         logged_in(alice).post(reverse("daily_question"), {"text": "alice's words"})
         logged_in(bob).post(reverse("daily_question"), {"text": "bob's words"})
-        exported = json.loads(logged_in(bob).get(reverse("export")).content)
+        exported = json.loads(download_export(logged_in(bob)).content)
     texts = [entry["text"] for entry in exported["exercises"]]
     assert texts == ["bob's words"]
 

@@ -20,6 +20,7 @@ from exercises.engine import ActionError
 from exercises.kinds import love_maps
 from exercises.models import Entry, Session
 from tests.conftest import forget_cached_pages, logged_in
+from tests.exports import download_export
 
 
 def start(couple, user, kind, seat=1, mode="two_devices", **settings):
@@ -187,9 +188,9 @@ def test_a_private_note_never_reaches_the_partner(couple, alice, bob):
     act(session, 1, "end")
     summary = bob_client.get(reverse("exercise_summary", args=[session.pk])).content.decode()
     assert "my secret worry" not in summary
-    export = bob_client.get(reverse("export")).content.decode()
+    export = download_export(bob_client).content.decode()
     assert "my secret worry" not in export
-    assert "my secret worry" in logged_in(alice).get(reverse("export")).content.decode()
+    assert "my secret worry" in download_export(logged_in(alice)).content.decode()
 
 
 # --- love maps: sealed answers ---------------------------------------------
@@ -386,8 +387,8 @@ def test_the_timer_markup_carries_the_servers_reading(couple, alice, bob_client)
 def test_the_export_holds_my_sealed_answer_but_not_my_partners(couple, alice, bob):
     session = act(start(couple, alice, "love_maps"), 1, "next")
     act(session, 1, "submit", text="alice's sealed answer")
-    bob_export = json.loads(logged_in(bob).get(reverse("export")).content)
-    alice_export = json.loads(logged_in(alice).get(reverse("export")).content)
+    bob_export = json.loads(download_export(logged_in(bob)).content)
+    alice_export = json.loads(download_export(logged_in(alice)).content)
     assert "alice's sealed answer" not in json.dumps(bob_export)
     assert [e["text"] for e in alice_export["exercises"]] == ["alice's sealed answer"]
 
