@@ -186,14 +186,28 @@ def build(export_id: int, token: str) -> str:
     """Build one export, once: claim it (as ``couples.tasks`` claims an email),
     write the file, store it. A request for a fresh export meanwhile changes the
     token, and this build's result is dropped."""
+    claimed_until = claim_build(export_id, token)
+    if claimed_until is None:
+        return "not-claimed"
+    return finish_build(export_id, token, claimed_until)
+
+
+def claim_build(export_id: int, token: str):
+    """Take the build if it is owed now; the claim (when it lapses) or None."""
     now = timezone.now()
-    mine = DataExport.objects.filter(pk=export_id, token=token)
     claimed_until = now + STALE_BUILD
-    if not mine.filter(build_due_at__lte=now).update(
+    if not DataExport.objects.filter(pk=export_id, token=token, build_due_at__lte=now).update(
         build_due_at=claimed_until, build_attempts=F("build_attempts") + 1
     ):
-        return "not-claimed"
-    export = DataExport.objects.select_related("user").get(pk=export_id)
+        return None
+    return claimed_until
+
+
+def finish_build(export_id: int, token: str, claimed_until) -> str:
+    mine = DataExport.objects.filter(pk=export_id, token=token)
+    export = mine.select_related("user").first()
+    if export is None:  # deleted with its account, or replaced, since the claim
+        return "gone"
     try:
         payload = json.dumps(build_export(export.user), indent=2, ensure_ascii=False)
     except Exception:  # recorded on the row; the person is told and can ask again

@@ -259,3 +259,22 @@ def test_the_page_is_kept_while_it_stands_still_and_never_when_the_clock_moves_i
     with time_machine.travel(last_minutes, tick=False):
         assert queries_of_two_looks(client) == [2, 2]
         assert "is ready" in client.get(reverse("export")).content.decode()
+
+
+def test_a_build_claimed_just_before_the_account_was_deleted_stores_nothing(alice):
+    export = exports.request_export(alice)
+    claimed_until = exports.claim_build(export.pk, str(export.token))
+    assert claimed_until is not None
+    User.objects.filter(pk=alice.pk).delete()  # between the claim and the build
+    assert exports.finish_build(export.pk, str(export.token), claimed_until) == "gone"
+    assert not DataExport.objects.exists()
+
+
+def test_a_build_claimed_just_before_a_fresh_request_stores_nothing(alice):
+    export = exports.request_export(alice)
+    claimed_until = exports.claim_build(export.pk, str(export.token))
+    DataExport.objects.filter(pk=export.pk).update(build_due_at=None, failed_at=timezone.now())
+    fresh = exports.request_export(alice)  # after a failure: replaced, a new token
+    assert exports.finish_build(export.pk, str(export.token), claimed_until) == "gone"
+    fresh.refresh_from_db()
+    assert fresh.state(timezone.now()) == DataExport.State.PREPARING
