@@ -58,21 +58,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "home/dashboard.html", dashboard_context(request))
 
 
-def _export_page(request: HttpRequest, status: int = 200) -> HttpResponse:
+def _export_page(request: HttpRequest) -> HttpResponse:
     # The file itself is left unread: the page only says how it stands.
     export = DataExport.objects.filter(user=request.user).defer("payload").first()
     now = timezone.now()
-    state = export.state(now) if export else None
     if not export_page_stands_still(export, now):
         pages.dont_keep(request)
     context = {
         "export": export,
-        "state": state,
+        "state": export.state(now) if export else None,
         "slow": export is not None and export.is_slow(now),
         "kept_days": KEPT_FOR.days,
     }
     template = "home/export.html#export-status" if request.htmx else "home/export.html"
-    return render(request, template, context, status=status)
+    return render(request, template, context)
 
 
 def export_page_stands_still(export: DataExport | None, now) -> bool:
