@@ -618,26 +618,17 @@ def make_users(count: int, routes: dict[str, object]) -> list[User]:
 
 
 def prepare_export(person) -> str:
-    """A fresh, ready data export of ``person`` (built here, as a worker would),
-    for the download page; its token."""
-    import uuid
-
+    """A fresh, ready data export of ``person`` (built here, as a worker would,
+    and not queued: no worker reads this run's broker), for the download page;
+    its token."""
     from django.utils import timezone
 
     from home.export import build
     from home.models import DataExport
 
-    export, _ = DataExport.objects.update_or_create(
-        user=person,
-        defaults={
-            "token": uuid.uuid4(),
-            "requested_at": timezone.now(),
-            "build_due_at": timezone.now(),
-            "build_attempts": 0,
-            "ready_at": None,
-            "failed_at": None,
-        },
-    )
+    export = DataExport.objects.filter(user=person).first() or DataExport(user=person)
+    export.start_over(timezone.now())
+    export.save()
     outcome = build(export.pk, str(export.token))
     if outcome != "ready":
         raise SystemExit(f"the export of user {person.pk} was not built: {outcome}")

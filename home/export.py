@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -161,11 +160,7 @@ def request_export(user: User) -> DataExport:
         if not created:
             if export.state(now) == DataExport.State.PREPARING:
                 return export
-            export.token = uuid.uuid4()
-            export.requested_at = export.build_due_at = now
-            export.build_attempts = 0
-            export.ready_at = export.failed_at = None
-            export.payload, export.size = "", 0
+            export.start_over(now)
             export.save()
         export_id, token = export.pk, export.token
         shown_changed(user.pk)

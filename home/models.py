@@ -73,6 +73,15 @@ class DataExport(models.Model):
             return self.State.FAILED
         return self.State.PREPARING
 
+    def start_over(self, now) -> None:
+        """Become a fresh request, its build owed now, under a new token (so the
+        old download's link dies). Not saved."""
+        self.token = uuid.uuid4()
+        self.requested_at = self.build_due_at = now
+        self.build_attempts = 0
+        self.ready_at = self.failed_at = None
+        self.payload, self.size = "", 0
+
     def is_slow(self, now) -> bool:
         return self.state(now) == self.State.PREPARING and now - self.requested_at > SLOW_AFTER
 

@@ -56,6 +56,8 @@ def test_while_it_is_prepared_the_status_polls_itself_and_then_shows_the_link(
     page = alice_client.get(reverse("export")).content.decode()
     assert "Preparing your download" in page
     assert 'hx-trigger="every 2s"' in page
+    # Without JavaScript nothing polls: a plain link looks again.
+    assert f'<a href="{reverse("export")}">Check now</a>' in page
     assert DOWNLOAD_LINK.search(page) is None
     # What the poll gets: the status alone, still preparing.
     poll = alice_client.get(reverse("export"), headers={"HX-Request": "true"})
